@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ocibuilder/builder/pkg/executor"
+	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/parser"
+	"github.com/spf13/cobra"
+)
+
+// buildFlags holds the values of `builder build` flags, named as in
+// docker buildx.
+type buildFlags struct {
+	file          string
+	tags          []string
+	buildArgs     []string
+	target        string
+	labels        []string
+	platform      string
+	outputs       []string
+	buildContexts []string
+	progress      string
+	root          string
+	quiet         bool
+	compression   string
+}
+
+func newBuildCommand() *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH",
+		Short: "Build an image from a Dockerfile",
+		Long: `Build an image from a Dockerfile and the build context at PATH.
+
+Outputs (-o) follow docker buildx:
+  type=oci,dest=FILE.tar           OCI image layout as a tar archive (default for type=oci)
+  type=oci,dest=DIR,tar=false      OCI image layout directory
+  type=local,dest=DIR              the image's root filesystem
+  DIR                              short for type=local,dest=DIR
+dest=- writes a tar archive to standard output.`,
+		Example: `  builder build -t app:1 -o type=oci,dest=app.tar .
+  builder build -f docker/Dockerfile --build-arg VERSION=2 --target runtime -o type=oci,dest=out,tar=false .
+  builder build --build-context base=oci-layout:///var/tmp/busybox:latest -o rootfs .`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", `name of the Dockerfile (default "PATH/Dockerfile"; "-" reads standard input)`)
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, `image name and optionally a tag ("name:tag")`)
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE, or KEY to take it from the environment)")
+	fl.StringVar(&f.target, "target", "", "build only this stage and what it needs")
+	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
+	fl.StringVar(&f.platform, "platform", "", `target platform ("linux/amd64")`)
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `output destination ("type=oci,dest=app.tar")`)
+	fl.StringArrayVar(&f.buildContexts, "build-context", nil, "additional build context (NAME=oci-layout:///path[:tag|@digest] or NAME=DIR)")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty or plain")
+	fl.StringVar(&f.root, "root", defaultRoot(), "state directory (blob store, extracted layers)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
+	return cmd
+}
+
+// defaultRoot is /var/lib/builder for root, else under $XDG_DATA_HOME.
+func defaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/builder"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "builder")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "builder")
+	}
+	return filepath.Join(os.TempDir(), "builder")
+}
+
+func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
+	ctx := cmd.Context()
+	outs, err := parseOutputs(f.outputs)
+	if err != nil {
+		return err
+	}
+	buildArgs, err := parseKeyValues("--build-arg", f.buildArgs, true)
+	if err != nil {
+		return err
+	}
+	labels, err := parseKeyValues("--label", f.labels, false)
+	if err != nil {
+		return err
+	}
+	named, err := parseKeyValues("--build-context", f.buildContexts, false)
+	if err != nil {
+		return err
+	}
+	compression, err := layer.ParseCompression(f.compression)
+	if err != nil {
+		return err
+	}
+	dockerfile, data, err := readDockerfile(cmd.InOrStdin(), contextDir, f.file)
+	if err != nil {
+		return err
+	}
+	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
+	eo := executor.Options{
+		Root:          f.root,
+		Context:       contextDir,
+		NamedContexts: named,
+		Labels:        labels,
+		Compression:   layer.EncodeOptions{Compression: compression},
+	}
+	if f.platform != "" {
+		p, err := executor.ParsePlatform(f.platform)
+		if err != nil {
+			return fmt.Errorf("--platform: %w", err)
+		}
+		po.TargetPlatform, eo.Platform = p, p
+	}
+	if eo.SourceDateEpoch, err = sourceDateEpoch(buildArgs); err != nil {
+		return err
+	}
+	if eo.Ignore, err = source.ReadIgnoreFile(contextDir, dockerfile); err != nil {
+		return err
+	}
+
+	g, err := parser.Parse(bytes.NewReader(data), po)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(cmd.ErrOrStderr(), f.progress, f.quiet)
+	defer prog.close()
+	for _, w := range g.Warnings {
+		prog.warn(w.String())
+	}
+	eo.Progress = prog
+	img, err := executor.Build(ctx, g, eo)
+	if err != nil {
+		return err
+	}
+	for _, a := range g.UnconsumedBuildArgs() {
+		if a == "SOURCE_DATE_EPOCH" {
+			continue
+		}
+		prog.warn(fmt.Sprintf("build arg %s was not consumed", a))
+	}
+	desc, _, err := img.Manifest(ctx)
+	if err != nil {
+		return err
+	}
+	wo := oci.WriteOptions{RefNames: f.tags}
+	for _, o := range outs {
+		start := time.Now()
+		if err := o.write(ctx, img, wo, cmd.OutOrStdout()); err != nil {
+			return fmt.Errorf("writing output %s: %w", o, err)
+		}
+		prog.info(fmt.Sprintf("exported %s in %.1fs", o, time.Since(start).Seconds()))
+	}
+	if len(outs) == 0 {
+		prog.warn("no output specified (-o): the result stays only in the state directory")
+	}
+	prog.close()
+	if f.quiet {
+		fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
+	} else {
+		prog.info(fmt.Sprintf("image manifest %s", desc.Digest))
+	}
+	return nil
+}
+
+// readDockerfile returns the Dockerfile's name (for messages and its
+// .dockerignore) and content.
+func readDockerfile(stdin io.Reader, contextDir, file string) (string, []byte, error) {
+	if file == "-" {
+		data, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
+		return "Dockerfile", data, err
+	}
+	if file == "" {
+		file = filepath.Join(contextDir, "Dockerfile")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	return file, data, nil
+}
+
+// parseKeyValues parses repeated KEY=VALUE flags. With fromEnv, a bare KEY
+// takes its value from the environment (and is skipped if unset), as
+// docker does for --build-arg.
+func parseKeyValues(flag string, vals []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, v)
+		}
+		if !ok {
+			if !fromEnv {
+				return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, v)
+			}
+			env, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			val = env
+		}
+		out[k] = val
+	}
+	return out, nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH from the build args, else the
+// environment, as BuildKit does.
+func sourceDateEpoch(buildArgs map[string]string) (*time.Time, error) {
+	v, ok := buildArgs["SOURCE_DATE_EPOCH"]
+	if !ok {
+		v, ok = os.LookupEnv("SOURCE_DATE_EPOCH")
+	}
+	if !ok || v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, errors.New("SOURCE_DATE_EPOCH: want a non-negative number of seconds")
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocibuilder/builder/pkg/executor"
+	"golang.org/x/term"
+)
+
+// progress renders build events: a live view redrawn in place on a
+// terminal, or plain numbered lines for logs and CI.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	quiet   bool
+	running map[int]*vertex
+	drawn   int // lines of the live view currently on screen
+	stop    chan struct{}
+	stopped sync.WaitGroup
+	closed  bool
+}
+
+type vertex struct {
+	name  string
+	start time.Time
+}
+
+func newProgress(w io.Writer, mode string, quiet bool) *progress {
+	p := &progress{w: w, quiet: quiet, running: map[int]*vertex{}, stop: make(chan struct{})}
+	switch mode {
+	case "tty":
+		p.tty = true
+	case "auto", "":
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+			p.tty = true
+		}
+	}
+	if p.tty && !quiet {
+		p.stopped.Add(1)
+		go p.tick()
+	}
+	return p
+}
+
+// Event implements executor.Progress.
+func (p *progress) Event(e executor.Event) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		p.ttyEvent(e)
+		return
+	}
+	switch e.Kind {
+	case executor.StepStarted:
+		fmt.Fprintf(p.w, "#%d %s\n", e.ID, e.Name)
+	case executor.StepLog:
+		for _, line := range strings.SplitAfter(string(e.Data), "\n") {
+			if line != "" {
+				fmt.Fprintf(p.w, "#%d %s", e.ID, strings.TrimSuffix(line, "\n")+"\n")
+			}
+		}
+	case executor.StepDone:
+		fmt.Fprintf(p.w, "#%d DONE %.1fs\n", e.ID, e.Duration.Seconds())
+	case executor.StepFailed:
+		fmt.Fprintf(p.w, "#%d ERROR: %v\n", e.ID, e.Err)
+	}
+}
+
+func (p *progress) ttyEvent(e executor.Event) {
+	switch e.Kind {
+	case executor.StepStarted:
+		p.running[e.ID] = &vertex{name: e.Name, start: time.Now()}
+	case executor.StepLog:
+		p.clear()
+		fmt.Fprintf(p.w, "   %s", string(e.Data))
+		if !strings.HasSuffix(string(e.Data), "\n") {
+			fmt.Fprintln(p.w)
+		}
+	case executor.StepDone, executor.StepFailed:
+		delete(p.running, e.ID)
+		p.clear()
+		status := fmt.Sprintf("%.1fs", e.Duration.Seconds())
+		if e.Kind == executor.StepFailed {
+			status = "ERROR"
+		}
+		fmt.Fprintf(p.w, "\033[36m=>\033[0m %-70s %s\n", e.Name, status)
+	}
+	p.draw()
+}
+
+// clear erases the live view so that permanent lines can be printed.
+func (p *progress) clear() {
+	for ; p.drawn > 0; p.drawn-- {
+		fmt.Fprint(p.w, "\033[1A\033[2K")
+	}
+}
+
+func (p *progress) draw() {
+	p.clear()
+	ids := make([]int, 0, len(p.running))
+	for id := range p.running {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		v := p.running[id]
+		fmt.Fprintf(p.w, "\033[33m=>\033[0m %-70s %.1fs\n", v.name, time.Since(v.start).Seconds())
+		p.drawn++
+	}
+}
+
+func (p *progress) tick() {
+	defer p.stopped.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.mu.Lock()
+			if len(p.running) > 0 {
+				p.draw()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) warn(msg string) {
+	if p.quiet {
+		return
+	}
+	p.line("WARNING: " + msg)
+}
+
+func (p *progress) info(msg string) {
+	if p.quiet {
+		return
+	}
+	p.line(msg)
+}
+
+func (p *progress) line(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		p.clear()
+		fmt.Fprintln(p.w, msg)
+		p.draw()
+		return
+	}
+	fmt.Fprintln(p.w, msg)
+}
+
+// close stops the live view; it may be called more than once.
+func (p *progress) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if p.tty && !p.quiet {
+		close(p.stop)
+		p.stopped.Wait()
+	}
+}

@@ -1,0 +1,548 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/moby/patternmatcher"
+	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/pkg/executor/source"
+	"golang.org/x/sys/unix"
+)
+
+// copier writes what a COPY or ADD brings into the step's upper directory.
+// Every write goes through an os.Root on the upper directory, so nothing a
+// source holds (names, links) can make it write elsewhere; destination
+// paths are resolved first against the union of the lower layers and the
+// upper, as the kernel would inside the image.
+type copier struct {
+	ctx      context.Context
+	upper    *os.Root
+	upperDir string
+	view     *snapshot.Stack // lower layers with the upper on top
+	lower    *snapshot.Stack
+
+	owner     *Identity   // --chown; nil keeps the source owner (keepOwner) or uses 0:0
+	keepOwner bool        // sources from a stage keep their ownership
+	chmod     fs.FileMode // --chmod; 0 keeps the source mode
+	hasChmod  bool
+	exclude   *patternmatcher.PatternMatcher // --exclude
+
+	links    map[fileKey]string // hard-link groups of the source: inode -> first dest path
+	copiedUp map[string]fs.FileInfo
+	dirTimes []dirTime // applied last: writing children changes a directory's mtime
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+type dirTime struct {
+	path  string
+	mtime time.Time
+}
+
+func newCopier(ctx context.Context, upperDir string, lower *snapshot.Stack) (*copier, error) {
+	r, err := os.OpenRoot(upperDir)
+	if err != nil {
+		return nil, err
+	}
+	return &copier{
+		ctx:      ctx,
+		upper:    r,
+		upperDir: upperDir,
+		view:     lower.With(upperDir),
+		lower:    lower,
+		links:    map[fileKey]string{},
+		copiedUp: map[string]fs.FileInfo{},
+	}, nil
+}
+
+func (c *copier) close() error { return c.upper.Close() }
+
+// finish restores directory mtimes, deepest first.
+func (c *copier) finish() error {
+	sort.SliceStable(c.dirTimes, func(i, j int) bool {
+		return strings.Count(c.dirTimes[i].path, "/") > strings.Count(c.dirTimes[j].path, "/")
+	})
+	for _, d := range c.dirTimes {
+		if err := c.setTimes(d.path, d.mtime); err != nil {
+			return err
+		}
+	}
+	for p, fi := range c.copiedUp {
+		if err := c.setTimes(p, fi.ModTime()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveDest resolves a destination path inside the image. The returned
+// path is relative to the image root and free of symlinks.
+func (c *copier) resolveDest(dest string) (string, error) {
+	return c.view.Resolve(dest, true)
+}
+
+// isDir reports whether p is a directory in the image as it stands now.
+func (c *copier) isDir(p string) bool {
+	fi, err := c.view.Lstat(p)
+	return err == nil && fi.IsDir()
+}
+
+// mkdirAll makes sure every component of p is a directory in the upper,
+// copying up directories the lower layers have and creating the rest.
+func (c *copier) mkdirAll(p string, meta fs.FileInfo) error {
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		cur := strings.Join(parts[:i+1], "/")
+		if fi, err := c.upper.Lstat(cur); err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("creating directory /%s: a non-directory is in the way", cur)
+			}
+			continue
+		}
+		if fi, err := c.lower.Lstat(cur); err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("creating directory /%s: a non-directory is in the way", cur)
+			}
+			if err := c.copyUpDir(cur, fi); err != nil {
+				return err
+			}
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return err
+		}
+		if err := c.upper.Mkdir(cur, 0o755); err != nil {
+			return fmt.Errorf("creating directory /%s: %w", cur, err)
+		}
+		uid, gid := 0, 0
+		if c.owner != nil {
+			uid, gid = int(c.owner.UID), int(c.owner.GID)
+		}
+		if err := c.upper.Lchown(cur, uid, gid); err != nil {
+			return fmt.Errorf("creating directory /%s: %w", cur, err)
+		}
+		mode := fs.FileMode(0o755)
+		mt := time.Now()
+		if i == len(parts)-1 && meta != nil {
+			mode = c.modeFor(meta)
+			mt = meta.ModTime()
+		} else if c.hasChmod && i == len(parts)-1 {
+			mode = c.chmod
+		}
+		if err := c.upper.Chmod(cur, mode); err != nil {
+			return fmt.Errorf("creating directory /%s: %w", cur, err)
+		}
+		c.dirTimes = append(c.dirTimes, dirTime{cur, mt})
+	}
+	return nil
+}
+
+// copyUpDir creates in the upper a directory identical to the lower one,
+// so that the layer diff sees it as unchanged.
+func (c *copier) copyUpDir(p string, fi fs.FileInfo) error {
+	if err := c.upper.Mkdir(p, 0o700); err != nil {
+		return fmt.Errorf("copying up /%s: %w", p, err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if err := c.upper.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("copying up /%s: %w", p, err)
+	}
+	if err := c.upper.Chmod(p, toOSMode(fi.Mode())); err != nil {
+		return fmt.Errorf("copying up /%s: %w", p, err)
+	}
+	if hp, err := c.lower.HostPath(p); err == nil {
+		if err := c.copyXattrs(hp, p); err != nil {
+			return err
+		}
+	}
+	c.copiedUp[p] = fi
+	return nil
+}
+
+// copyInto copies the source entry src (already resolved in fsys) to the
+// image path dst, replacing what the upper holds there unless both are
+// directories.
+func (c *copier) copyInto(fsys source.FS, src, dst string) error {
+	fi, err := fsys.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		if err := c.mkdirAll(dst, fi); err != nil {
+			return err
+		}
+		if ufi, err := c.upper.Lstat(dst); err == nil && ufi.IsDir() {
+			if err := c.applyMeta(fsys, src, dst, fi, true); err != nil {
+				return err
+			}
+		}
+		return c.copyTree(fsys, src, dst, "")
+	}
+	if err := c.mkdirAll(parentDir(dst), nil); err != nil {
+		return err
+	}
+	return c.copyEntry(fsys, src, dst, fi)
+}
+
+// copyTree copies the contents of the directory src into dst. rel is the
+// path below the top source directory, matched against --exclude.
+func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := fsys.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", src, err)
+	}
+	ctxFS, _ := fsys.(*source.Context)
+	for _, e := range ents {
+		s := path.Join(src, e.Name())
+		d := path.Join(dst, e.Name())
+		r := path.Join(rel, e.Name())
+		if c.excluded(r) {
+			continue
+		}
+		fi, err := fsys.Lstat(s)
+		if ctxFS != nil && ctxFS.Excluded(s) {
+			// Listed only because "!" patterns may re-include
+			// something below it.
+			if !hasIncluded(ctxFS, s) {
+				continue
+			}
+			if fi, err = os.Lstat(filepath.Join(ctxFS.Root(), s)); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		if err := c.copyEntry(fsys, s, d, fi); err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			if err := c.copyTree(fsys, s, d, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *copier) excluded(rel string) bool {
+	if c.exclude == nil {
+		return false
+	}
+	m, err := c.exclude.MatchesOrParentMatches(rel)
+	return err == nil && m
+}
+
+// hasIncluded reports whether an excluded context directory holds any
+// entry that is not excluded.
+func hasIncluded(cx *source.Context, dir string) bool {
+	ents, err := os.ReadDir(filepath.Join(cx.Root(), dir))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		p := path.Join(dir, e.Name())
+		if !cx.Excluded(p) {
+			return true
+		}
+		if e.IsDir() && hasIncluded(cx, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyEntry creates dst in the upper as a copy of the single entry src
+// (a directory is created empty; copyTree fills it).
+func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) error {
+	if ufi, err := c.upper.Lstat(dst); err == nil {
+		if !(ufi.IsDir() && fi.IsDir()) {
+			if err := c.upper.RemoveAll(dst); err != nil {
+				return fmt.Errorf("replacing /%s: %w", dst, err)
+			}
+		}
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch mode := fi.Mode(); {
+	case mode.IsDir():
+		if _, err := c.upper.Lstat(dst); err != nil {
+			if err := c.upper.Mkdir(dst, 0o700); err != nil {
+				return fmt.Errorf("creating /%s: %w", dst, err)
+			}
+		}
+	case mode.IsRegular():
+		if st != nil && st.Nlink > 1 {
+			k := fileKey{uint64(st.Dev), st.Ino}
+			if first, ok := c.links[k]; ok {
+				if err := c.upper.Link(first, dst); err != nil {
+					return fmt.Errorf("linking /%s: %w", dst, err)
+				}
+				return nil
+			}
+			c.links[k] = dst
+		}
+		if err := c.copyFile(fsys, src, dst); err != nil {
+			return err
+		}
+	case mode&fs.ModeSymlink != 0:
+		target, err := fsys.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := c.upper.Symlink(target, dst); err != nil {
+			return fmt.Errorf("creating symlink /%s: %w", dst, err)
+		}
+	case mode&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0:
+		if st == nil {
+			return fmt.Errorf("copying %s: no device numbers", src)
+		}
+		if err := c.mknod(dst, st); err != nil {
+			return err
+		}
+	default:
+		// Sockets cannot be copied meaningfully; docker skips them too.
+		return nil
+	}
+	return c.applyMeta(fsys, src, dst, fi, false)
+}
+
+func (c *copier) copyFile(fsys source.FS, src, dst string) (err error) {
+	in, err := fsys.Open(src)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", src, err)
+	}
+	defer in.Close()
+	out, err := c.upper.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating /%s: %w", dst, err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing /%s: %w", dst, cerr)
+		}
+	}()
+	if _, err := io.Copy(out, in); err != nil {
+		return fmt.Errorf("copying %s to /%s: %w", src, dst, err)
+	}
+	return nil
+}
+
+// writeFile creates dst with the given content (heredoc sources and
+// downloads).
+func (c *copier) writeFile(dst string, r io.Reader, mode fs.FileMode, mtime time.Time) (err error) {
+	if ufi, err := c.upper.Lstat(dst); err == nil && ufi != nil {
+		if err := c.upper.RemoveAll(dst); err != nil {
+			return fmt.Errorf("replacing /%s: %w", dst, err)
+		}
+	}
+	out, err := c.upper.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating /%s: %w", dst, err)
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return fmt.Errorf("writing /%s: %w", dst, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("writing /%s: %w", dst, err)
+	}
+	uid, gid := 0, 0
+	if c.owner != nil {
+		uid, gid = int(c.owner.UID), int(c.owner.GID)
+	}
+	if err := c.upper.Lchown(dst, uid, gid); err != nil {
+		return fmt.Errorf("chown /%s: %w", dst, err)
+	}
+	if c.hasChmod {
+		mode = c.chmod
+	}
+	if err := c.upper.Chmod(dst, mode); err != nil {
+		return fmt.Errorf("chmod /%s: %w", dst, err)
+	}
+	return c.setTimes(dst, mtime)
+}
+
+// applyMeta sets owner, mode, xattrs and (for non-directories) mtime of
+// dst from the source entry.
+func (c *copier) applyMeta(fsys source.FS, src, dst string, fi fs.FileInfo, existingDir bool) error {
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	uid, gid := 0, 0
+	switch {
+	case c.owner != nil:
+		uid, gid = int(c.owner.UID), int(c.owner.GID)
+	case c.keepOwner && st != nil:
+		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	if err := c.upper.Lchown(dst, uid, gid); err != nil {
+		return fmt.Errorf("chown /%s: %w", dst, err)
+	}
+	isLink := fi.Mode()&fs.ModeSymlink != 0
+	if !isLink {
+		// chmod after chown: chown clears setuid/setgid bits.
+		if err := c.upper.Chmod(dst, c.modeFor(fi)); err != nil {
+			return fmt.Errorf("chmod /%s: %w", dst, err)
+		}
+		if hp, ok := hostPath(fsys, src); ok {
+			if err := c.copyXattrs(hp, dst); err != nil {
+				return err
+			}
+		}
+	}
+	if fi.IsDir() {
+		delete(c.copiedUp, dst)
+		c.dirTimes = append(c.dirTimes, dirTime{dst, fi.ModTime()})
+		return nil
+	}
+	return c.setTimes(dst, fi.ModTime())
+}
+
+// modeFor is the mode an entry lands with: --chmod, or the source's
+// permission and special bits.
+func (c *copier) modeFor(fi fs.FileInfo) fs.FileMode {
+	if c.hasChmod {
+		return c.chmod
+	}
+	return toOSMode(fi.Mode())
+}
+
+// toOSMode keeps the permission and special bits of m in the form
+// os.Chmod expects.
+func toOSMode(m fs.FileMode) fs.FileMode {
+	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+}
+
+func hostPath(fsys source.FS, p string) (string, bool) {
+	type hostPather interface {
+		HostPath(p string) (string, error)
+	}
+	hp, ok := fsys.(hostPather)
+	if !ok {
+		return "", false
+	}
+	h, err := hp.HostPath(p)
+	return h, err == nil
+}
+
+// copyXattrs copies the extended attributes of the host file src onto the
+// upper entry dst, leaving out overlayfs' and SELinux's own.
+func (c *copier) copyXattrs(src, dst string) error {
+	names, err := listXattrs(src)
+	if err != nil || len(names) == 0 {
+		return nil
+	}
+	f, err := c.upper.OpenFile(dst, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("xattrs of /%s: %w", dst, err)
+	}
+	defer f.Close()
+	proc := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	for _, n := range names {
+		if strings.HasPrefix(n, "trusted.overlay.") || strings.HasPrefix(n, "user.overlay.") || n == "security.selinux" {
+			continue
+		}
+		v, err := getXattr(src, n)
+		if err != nil {
+			continue
+		}
+		if err := unix.Setxattr(proc, n, v, 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("setting xattr %s on /%s: %w", n, dst, err)
+		}
+	}
+	return nil
+}
+
+func listXattrs(p string) ([]string, error) {
+	sz, err := unix.Llistxattr(p, nil)
+	if err != nil || sz == 0 {
+		return nil, err
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Llistxattr(p, buf)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range strings.Split(string(buf[:sz]), "\x00") {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func getXattr(p, name string) ([]byte, error) {
+	sz, err := unix.Lgetxattr(p, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Lgetxattr(p, name, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:sz], nil
+}
+
+// parentFd opens the parent directory of p inside the upper, for *at
+// system calls that os.Root does not offer.
+func (c *copier) parentFd(p string) (*os.File, string, error) {
+	dir, name := path.Split(p)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := c.upper.OpenFile(strings.TrimSuffix(dir, "/"), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	return d, name, nil
+}
+
+// setTimes sets the mtime (and atime) of p without following a symlink.
+func (c *copier) setTimes(p string, mt time.Time) error {
+	d, name, err := c.parentFd(p)
+	if err != nil {
+		return fmt.Errorf("setting times of /%s: %w", p, err)
+	}
+	defer d.Close()
+	ts := unix.NsecToTimespec(mt.UnixNano())
+	if err := unix.UtimesNanoAt(int(d.Fd()), name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of /%s: %w", p, err)
+	}
+	return nil
+}
+
+func (c *copier) mknod(p string, st *syscall.Stat_t) error {
+	d, name, err := c.parentFd(p)
+	if err != nil {
+		return fmt.Errorf("creating /%s: %w", p, err)
+	}
+	defer d.Close()
+	if err := unix.Mknodat(int(d.Fd()), name, st.Mode, int(st.Rdev)); err != nil {
+		return fmt.Errorf("creating /%s: %w", p, err)
+	}
+	return nil
+}
+
+// parentDir is the image path of p's parent; "" for the root.
+func parentDir(p string) string {
+	d := path.Dir(p)
+	if d == "." || d == "/" {
+		return ""
+	}
+	return d
+}

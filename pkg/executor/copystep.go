@@ -1,0 +1,441 @@
+package executor
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
+	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/parser"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// copyRequest is a COPY or ADD after word expansion.
+type copyRequest struct {
+	srcs     []string
+	contents []instructions.SourceContent
+	dest     string
+	from     string
+	chown    string
+	chmod    string
+	exclude  []string
+	parents  bool
+	add      bool // ADD: URLs and local archives
+	unpack   bool
+	checksum string
+}
+
+// copyItem is one resolved source of a COPY.
+type copyItem struct {
+	fsys source.FS
+	path string // resolved path in fsys
+	// For content that is not in an FS (heredocs, downloads):
+	name    string
+	open    func() (io.ReadCloser, error)
+	mode    fs.FileMode
+	modTime time.Time // zero: the build's creation time
+}
+
+// copyStep runs a COPY or ADD and commits its layer. It reports whether the
+// step changed the filesystem.
+func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest) (bool, error) {
+	op := "COPY"
+	if r.add {
+		op = "ADD"
+	}
+	if r.parents {
+		return false, fmt.Errorf("%s --parents is not supported", op)
+	}
+	lower, err := b.stack(ctx, ss)
+	if err != nil {
+		return false, err
+	}
+	upper, err := b.state.scratchDir("upper-")
+	if err != nil {
+		return false, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(upper)
+		}
+	}()
+	cp, err := newCopier(ctx, upper, lower)
+	if err != nil {
+		return false, err
+	}
+	defer cp.close()
+	if r.chown != "" {
+		id, err := parseChown(r.chown, lower)
+		if err != nil {
+			return false, err
+		}
+		cp.owner = &id
+	}
+	if r.chmod != "" {
+		m, err := parseChmod(r.chmod)
+		if err != nil {
+			return false, err
+		}
+		cp.chmod, cp.hasChmod = m, true
+	}
+	if len(r.exclude) > 0 {
+		pm, err := patternmatcher.New(r.exclude)
+		if err != nil {
+			return false, fmt.Errorf("%s --exclude: %w", op, err)
+		}
+		cp.exclude = pm
+	}
+	fsys, keepOwner, err := b.copySource(ctx, step, r.from)
+	if err != nil {
+		return false, err
+	}
+	cp.keepOwner = keepOwner
+
+	dest := r.dest
+	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+	if !path.IsAbs(dest) {
+		wd := ss.cfg.Config.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		dest = path.Join(wd, dest)
+	}
+
+	var downloads []*source.Download
+	defer func() {
+		for _, d := range downloads {
+			os.Remove(d.Path)
+		}
+	}()
+	var items []copyItem
+	for _, src := range r.srcs {
+		if source.IsURL(src) {
+			if !r.add {
+				return false, fmt.Errorf("COPY %s: source can't be a URL; use ADD", src)
+			}
+			d, err := source.Fetch(ctx, b.opts.HTTPClient, src, b.state.tmp, digest.Digest(r.checksum))
+			if err != nil {
+				return false, err
+			}
+			downloads = append(downloads, d)
+			items = append(items, copyItem{name: d.Name, path: d.Path, mode: 0o600, modTime: d.ModTime})
+			continue
+		}
+		if r.checksum != "" {
+			return false, fmt.Errorf("ADD --checksum needs a URL source, not %s", src)
+		}
+		if fsys == nil {
+			return false, fmt.Errorf("%s %s: the build has no context", op, src)
+		}
+		if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
+			return false, fmt.Errorf("%s %s: %w", op, src, source.ErrOutsideContext)
+		}
+		matches := []string{src}
+		if source.HasMeta(src) {
+			if matches, err = source.Glob(fsys, src); err != nil {
+				return false, fmt.Errorf("%s %s: %w", op, src, err)
+			}
+			if len(matches) == 0 {
+				return false, fmt.Errorf("%s %s: no source files match", op, src)
+			}
+		}
+		for _, m := range matches {
+			p, err := fsys.Resolve(m, true)
+			if err != nil {
+				return false, fmt.Errorf("%s %s: %w", op, m, err)
+			}
+			if _, err := fsys.Lstat(p); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return false, fmt.Errorf("%s %s: not found in %s", op, m, sourceName(r.from))
+				}
+				return false, fmt.Errorf("%s %s: %w", op, m, err)
+			}
+			items = append(items, copyItem{fsys: fsys, path: p})
+		}
+	}
+	for _, c := range r.contents {
+		data := c.Data
+		items = append(items, copyItem{name: path.Base(c.Path), path: "", mode: 0o644,
+			open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }})
+	}
+	if len(items) > 1 && !destIsDir {
+		return false, fmt.Errorf("%s with more than one source needs a destination directory ending in /", op)
+	}
+	resolved, err := cp.resolveDest(strings.TrimPrefix(path.Clean(dest), "/"))
+	if err != nil {
+		return false, fmt.Errorf("%s destination %s: %w", op, dest, err)
+	}
+	for _, it := range items {
+		if err := b.copyOne(ctx, cp, it, resolved, destIsDir, r); err != nil {
+			return false, err
+		}
+	}
+	if err := cp.finish(); err != nil {
+		return false, err
+	}
+	changed, err := b.commitLayer(ctx, ss, upper, lower)
+	committed = changed
+	return changed, err
+}
+
+// copyOne copies a single source to the resolved destination.
+func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest string, destIsDir bool, r copyRequest) error {
+	target := func(name string) string {
+		if destIsDir || cp.isDir(dest) {
+			return path.Join(dest, name)
+		}
+		return dest
+	}
+	if it.fsys == nil {
+		// Heredoc or download.
+		t := target(it.name)
+		if err := cp.mkdirAll(parentDir(t), nil); err != nil {
+			return err
+		}
+		rc, err := it.openContent()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		mt := it.modTime
+		if mt.IsZero() {
+			mt = b.created()
+		}
+		return cp.writeFile(t, rc, it.mode, mt)
+	}
+	fi, err := it.fsys.Lstat(it.path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return cp.copyInto(it.fsys, it.path, dest)
+	}
+	if r.add && r.unpack && fi.Mode().IsRegular() {
+		isArch, err := isArchive(it.fsys, it.path)
+		if err != nil {
+			return err
+		}
+		if isArch {
+			return b.unpack(ctx, cp, it.fsys, it.path, dest)
+		}
+	}
+	t := target(path.Base(it.path))
+	if err := cp.mkdirAll(parentDir(t), nil); err != nil {
+		return err
+	}
+	return cp.copyEntry(it.fsys, it.path, t, fi)
+}
+
+func (it copyItem) openContent() (io.ReadCloser, error) {
+	if it.open != nil {
+		return it.open()
+	}
+	return os.Open(it.path)
+}
+
+func sourceName(from string) string {
+	if from == "" {
+		return "the build context"
+	}
+	return from
+}
+
+// copySource picks the filesystem COPY reads from: the build context, a
+// stage, or a named context. keepOwner is true for sources whose ownership
+// is part of the content (another image's filesystem).
+func (b *builder) copySource(ctx context.Context, step *parser.Step, from string) (source.FS, bool, error) {
+	if from == "" {
+		if b.context == nil {
+			return nil, false, nil
+		}
+		return b.context, false, nil
+	}
+	if step.From != nil {
+		ss, ok := b.done[step.From]
+		if !ok {
+			return nil, false, fmt.Errorf("--from=%s: stage was not built", from)
+		}
+		fsys, err := b.stageFS(ctx, ss)
+		return fsys, true, err
+	}
+	name := step.FromRef
+	if name == "" {
+		name = from
+	}
+	v, ok := b.namedContext(name)
+	if !ok {
+		return nil, false, fmt.Errorf("--from=%s: no stage or build context of that name (pulling images is not supported)", name)
+	}
+	_, _, isLayout, err := parseOCILayoutContext(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("build context %s: %w", name, err)
+	}
+	if !isLayout {
+		cx, err := source.OpenContext(v, nil)
+		return cx, false, err
+	}
+	img, err := b.namedImage(ctx, name, b.opts.Platform)
+	if err != nil {
+		return nil, false, err
+	}
+	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers))}
+	fsys, err := b.stageFS(ctx, ss)
+	return fsys, true, err
+}
+
+// isArchive reports whether a file is a tar archive, possibly compressed
+// (gzip, bzip2, xz, zstd), which ADD extracts.
+func isArchive(fsys source.FS, p string) (bool, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	rc, _, err := layer.Decompress(f)
+	if err != nil {
+		return false, nil
+	}
+	defer rc.Close()
+	_, err = tar.NewReader(rc).Next()
+	return err == nil, nil
+}
+
+// unpack extracts an archive into the destination directory, confined to
+// it.
+func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, dest string) error {
+	if err := cp.mkdirAll(dest, nil); err != nil {
+		return err
+	}
+	f, err := fsys.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI}); err != nil {
+		return fmt.Errorf("ADD %s: extracting: %w", p, err)
+	}
+	return nil
+}
+
+// mkdirStep creates directory p (WORKDIR) when the image lacks it and
+// commits the result as a layer.
+func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool, error) {
+	lower, err := b.stack(ctx, ss)
+	if err != nil {
+		return false, err
+	}
+	rel, err := lower.Resolve(strings.TrimPrefix(p, "/"), true)
+	if err != nil {
+		return false, fmt.Errorf("WORKDIR %s: %w", p, err)
+	}
+	if fi, err := lower.Lstat(rel); err == nil {
+		if !fi.IsDir() {
+			return false, fmt.Errorf("WORKDIR %s: not a directory in the image", p)
+		}
+		return false, nil
+	}
+	upper, err := b.state.scratchDir("upper-")
+	if err != nil {
+		return false, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(upper)
+		}
+	}()
+	cp, err := newCopier(ctx, upper, lower)
+	if err != nil {
+		return false, err
+	}
+	defer cp.close()
+	if u := ss.cfg.Config.User; u != "" {
+		id, err := parseChown(u, lower)
+		if err != nil {
+			return false, fmt.Errorf("WORKDIR %s: USER %w", p, err)
+		}
+		cp.owner = &id
+	}
+	if err := cp.mkdirAll(rel, nil); err != nil {
+		return false, err
+	}
+	if err := cp.finish(); err != nil {
+		return false, err
+	}
+	changed, err := b.commitLayer(ctx, ss, upper, lower)
+	committed = changed
+	return changed, err
+}
+
+// commitLayer writes the difference between upper and lower as a layer
+// into the store, in one streaming pass, and makes upper the stage's new
+// top directory. An empty difference adds no layer.
+func (b *builder) commitLayer(ctx context.Context, ss *stageState, upper string, lower *snapshot.Stack) (bool, error) {
+	n := 0
+	changes := snapshot.Changes(upper, lower)
+	counted := func(ctx context.Context, fn layer.ChangeFunc) error {
+		return changes(ctx, func(k layer.ChangeKind, p string, fi fs.FileInfo) error {
+			n++
+			return fn(k, p, fi)
+		})
+	}
+	w, err := b.state.store.Writer(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer w.Close()
+	desc, err := layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
+		return layer.WriteTar(ctx, tw, upper, counted, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
+	})
+	if err != nil {
+		return false, fmt.Errorf("writing layer: %w", err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if _, _, err := w.Commit(desc.Digest); err != nil {
+		return false, fmt.Errorf("storing layer: %w", err)
+	}
+	dir, err := b.state.commitDir(upper, desc.DiffID)
+	if err != nil {
+		return false, err
+	}
+	ss.layers = append(ss.layers, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
+	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, desc.DiffID)
+	ss.dirs = append(ss.dirs, dir)
+	return true, nil
+}
+
+// parseChmod parses an octal --chmod value.
+func parseChmod(s string) (fs.FileMode, error) {
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || n > 0o7777 {
+		return 0, fmt.Errorf("--chmod=%s: want an octal mode such as 0755", s)
+	}
+	m := fs.FileMode(n & 0o777)
+	if n&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m, nil
+}

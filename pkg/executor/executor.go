@@ -1,0 +1,185 @@
+// Package executor runs a parsed Dockerfile graph: it resolves each stage's
+// base, applies every step to the stage's image config and filesystem, and
+// writes one layer per filesystem-changing step into the content store.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/parser"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Options configures Build. Zero values are documented per field.
+type Options struct {
+	// Root is the state directory holding the blob store and extracted
+	// layers. Required.
+	Root string
+	// Context is the build context directory; "" means the build has no
+	// context and COPY/ADD from it fail.
+	Context string
+	// Ignore holds the .dockerignore patterns of the context (see
+	// source.ReadIgnoreFile).
+	Ignore []string
+	// NamedContexts maps names used in FROM and COPY --from to build
+	// contexts: "oci-layout:///abs/path[:tag|@digest]" or a local directory.
+	NamedContexts map[string]string
+	// Platform is the target platform; zero means the host's.
+	Platform ocispec.Platform
+	// SourceDateEpoch, when set, clamps layer mtimes and sets the config's
+	// and history's timestamps, for reproducible images.
+	SourceDateEpoch *time.Time
+	// Compression of new layers; the zero value is gzip at default level.
+	Compression layer.EncodeOptions
+	// Labels are added to the final image's config (--label).
+	Labels map[string]string
+	// HTTPClient fetches ADD URLs; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Progress receives events; nil discards them.
+	Progress Progress
+}
+
+// Build runs the stages the graph's target needs and returns the target
+// stage's image, whose blobs are in the store under Options.Root.
+func Build(ctx context.Context, g *parser.Graph, o Options) (*oci.Image, error) {
+	if g == nil || g.Target == nil {
+		return nil, errors.New("build: empty graph")
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	if o.Platform.OS == "" {
+		o.Platform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	}
+	st, err := openState(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	b := &builder{opts: o, graph: g, state: st, done: map[*parser.Stage]*stageState{}}
+	if o.Context != "" {
+		if b.context, err = source.OpenContext(o.Context, o.Ignore); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range g.Needed() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ss, err := b.runStage(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		b.done[s] = ss
+	}
+	final := b.done[g.Target]
+	img := final.image(st.store)
+	if len(o.Labels) > 0 {
+		if img.Config.Config.Labels == nil {
+			img.Config.Config.Labels = map[string]string{}
+		}
+		for k, v := range o.Labels {
+			img.Config.Config.Labels[k] = v
+		}
+	}
+	return img, nil
+}
+
+// builder is the state of one Build call.
+type builder struct {
+	opts    Options
+	graph   *parser.Graph
+	state   *state
+	context *source.Context
+	done    map[*parser.Stage]*stageState
+	nextID  int
+}
+
+// created is the timestamp of new config and history entries.
+func (b *builder) created() time.Time {
+	if b.opts.SourceDateEpoch != nil {
+		return b.opts.SourceDateEpoch.UTC()
+	}
+	return time.Now().UTC()
+}
+
+// run reports a step to the progress sink around fn.
+func (b *builder) run(name string, loc parser.Location, fn func() error) error {
+	b.nextID++
+	id := b.nextID
+	start := time.Now()
+	b.opts.Progress.Event(Event{Kind: StepStarted, ID: id, Name: name, Loc: loc})
+	err := fn()
+	ev := Event{Kind: StepDone, ID: id, Name: name, Loc: loc, Duration: time.Since(start)}
+	if err != nil {
+		ev.Kind, ev.Err = StepFailed, err
+	}
+	b.opts.Progress.Event(ev)
+	return err
+}
+
+// stepError locates err at a Dockerfile step unless it already is.
+func stepError(loc parser.Location, err error) error {
+	var pe *parser.Error
+	if errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &parser.Error{Loc: loc, Err: err}
+}
+
+func stageLabel(s *parser.Stage) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return fmt.Sprintf("stage-%d", s.Index)
+}
+
+func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, error) {
+	label := stageLabel(s)
+	var ss *stageState
+	fromName := fmt.Sprintf("[%s] FROM %s", label, fromText(s))
+	err := b.run(fromName, s.Loc, func() error {
+		var err error
+		ss, err = b.resolveBase(ctx, s)
+		return err
+	})
+	if err != nil {
+		return nil, stepError(s.Loc, err)
+	}
+	for i, step := range s.Steps {
+		name := fmt.Sprintf("[%s %d/%d] %s", label, i+1, len(s.Steps), oneLine(step.Text))
+		err := b.run(name, step.Loc, func() error { return b.dispatch(ctx, ss, step) })
+		if err != nil {
+			return nil, stepError(step.Loc, err)
+		}
+	}
+	return ss, nil
+}
+
+func fromText(s *parser.Stage) string {
+	switch {
+	case s.From.Scratch:
+		return "scratch"
+	case s.From.Stage != nil:
+		return stageLabel(s.From.Stage)
+	}
+	return s.From.Image
+}
+
+// oneLine shortens an instruction for display.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+package executor
+
+import (
+	"time"
+
+	"github.com/ocibuilder/builder/pkg/parser"
+)
+
+// Progress receives build events. Implementations must be safe for use by
+// several goroutines. A nil Progress in Options discards events.
+type Progress interface {
+	Event(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+const (
+	// StepStarted: a step (or a stage's base resolution) began.
+	StepStarted EventKind = iota + 1
+	// StepDone: it finished successfully.
+	StepDone
+	// StepFailed: it failed; Event.Err says why.
+	StepFailed
+	// StepLog: output of a step, in Event.Data.
+	StepLog
+)
+
+// Event is one progress report.
+type Event struct {
+	Kind EventKind
+	// ID numbers the vertex, from 1, in the order steps start.
+	ID int
+	// Name is the display name: "[stage 2/5] COPY a /b" or "[stage] FROM x".
+	Name string
+	// Loc is where the step is in the Dockerfile (zero for internal steps).
+	Loc parser.Location
+	// Duration is set for StepDone and StepFailed.
+	Duration time.Duration
+	Err      error
+	Data     []byte
+}
+
+// FuncProgress adapts a function to Progress.
+type FuncProgress func(Event)
+
+// Event calls f(e).
+func (f FuncProgress) Event(e Event) { f(e) }
+
+type nopProgress struct{}
+
+func (nopProgress) Event(Event) {}

@@ -1,0 +1,254 @@
+// Package source gives COPY and ADD read-only views of their sources: the
+// build context filtered by .dockerignore, the filesystem of another stage,
+// and remote URLs.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// FS is a read-only view of a tree addressed by slash paths relative to its
+// root ("" or "." is the root). Both the build context and a stage's layer
+// stack implement it.
+type FS interface {
+	Lstat(p string) (fs.FileInfo, error)
+	ReadDir(p string) ([]fs.DirEntry, error)
+	Readlink(p string) (string, error)
+	Open(p string) (*os.File, error)
+	// Resolve follows symlinks in p inside the view and returns the clean
+	// relative path they lead to. followLast also follows a link in the
+	// final component.
+	Resolve(p string, followLast bool) (string, error)
+}
+
+// ErrOutsideContext is wrapped by errors for sources that lead out of the
+// build context.
+var ErrOutsideContext = errors.New("path leads outside the build context")
+
+// Context is the build context directory seen through its .dockerignore
+// rules: excluded paths do not exist for COPY and ADD.
+type Context struct {
+	root string
+	pm   *patternmatcher.PatternMatcher
+}
+
+// OpenContext returns the context rooted at dir with the given .dockerignore
+// patterns.
+func OpenContext(dir string, ignore []string) (*Context, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", dir, err)
+	}
+	// Symlinks in the context's own path are fine; only links inside it are
+	// confined.
+	abs, err = filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("build context %s: not a directory", dir)
+	}
+	pm, err := patternmatcher.New(ignore)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: .dockerignore: %w", dir, err)
+	}
+	return &Context{root: abs, pm: pm}, nil
+}
+
+// ReadIgnoreFile returns the .dockerignore patterns for a build: a
+// "<Dockerfile>.dockerignore" beside the Dockerfile takes precedence over
+// "<context>/.dockerignore". A missing file means no patterns.
+func ReadIgnoreFile(contextDir, dockerfile string) ([]string, error) {
+	candidates := []string{filepath.Join(contextDir, ".dockerignore")}
+	if dockerfile != "" && dockerfile != "-" {
+		candidates = append([]string{dockerfile + ".dockerignore"}, candidates...)
+	}
+	for _, p := range candidates {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading ignore file: %w", err)
+		}
+		defer f.Close()
+		pats, err := ignorefile.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading ignore file %s: %w", p, err)
+		}
+		return pats, nil
+	}
+	return nil, nil
+}
+
+// Root returns the absolute context directory.
+func (c *Context) Root() string { return c.root }
+
+// Excluded reports whether .dockerignore excludes p.
+func (c *Context) Excluded(p string) bool {
+	p = clean(p)
+	if p == "" {
+		return false
+	}
+	m, err := c.pm.MatchesOrParentMatches(p)
+	return err == nil && m
+}
+
+// Traversable reports whether an excluded directory may still hold
+// included entries because of "!" exception patterns.
+func (c *Context) Traversable(p string) bool {
+	return c.pm.Exclusions()
+}
+
+func (c *Context) host(p string) string {
+	return filepath.Join(c.root, filepath.FromSlash(clean(p)))
+}
+
+// Lstat stats p without following a final symlink.
+func (c *Context) Lstat(p string) (fs.FileInfo, error) {
+	if c.Excluded(p) {
+		return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+	}
+	return os.Lstat(c.host(p))
+}
+
+// ReadDir lists p, sorted by name. Excluded entries are left out unless
+// exception patterns could re-include something beneath them.
+func (c *Context) ReadDir(p string) ([]fs.DirEntry, error) {
+	ents, err := os.ReadDir(c.host(p))
+	if err != nil {
+		return nil, err
+	}
+	out := ents[:0]
+	for _, e := range ents {
+		child := path.Join(clean(p), e.Name())
+		if c.Excluded(child) && !(e.IsDir() && c.Traversable(child)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Readlink returns the target of the symlink p.
+func (c *Context) Readlink(p string) (string, error) {
+	if c.Excluded(p) {
+		return "", &fs.PathError{Op: "readlink", Path: p, Err: fs.ErrNotExist}
+	}
+	return os.Readlink(c.host(p))
+}
+
+// Open opens p for reading. p must already be resolved: a symlink in it is
+// refused rather than followed.
+func (c *Context) Open(p string) (*os.File, error) {
+	if c.Excluded(p) {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	r, err := os.OpenRoot(c.root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.Open(filepath.FromSlash(orDot(clean(p))))
+}
+
+// Resolve follows symlinks in p inside the context. A link whose target
+// leaves the context is an error wrapping ErrOutsideContext.
+func (c *Context) Resolve(p string, followLast bool) (string, error) {
+	return resolve(p, followLast, func(cur string) (string, bool, error) {
+		fi, err := os.Lstat(c.host(cur))
+		if err != nil {
+			return "", false, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return "", false, nil
+		}
+		t, err := os.Readlink(c.host(cur))
+		return t, true, err
+	}, true)
+}
+
+// resolve walks p component by component, following links reported by
+// link. With strict, a link leading above the root is an error; otherwise
+// ".." stops at the root as it does inside a chroot.
+func resolve(p string, followLast bool, link func(cur string) (target string, isLink bool, err error), strict bool) (string, error) {
+	const maxHops = 255
+	hops := 0
+	rest := strings.Split(clean(p), "/")
+	var done []string
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				if strict {
+					return "", fmt.Errorf("%s: %w", p, ErrOutsideContext)
+				}
+				continue
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		cur := path.Join(append(done, name)...)
+		if len(rest) == 0 && !followLast {
+			done = append(done, name)
+			break
+		}
+		target, isLink, err := link(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			// A missing component ends resolution: the rest is
+			// taken literally (it may be about to be created).
+			done = append(done, name)
+			done = append(done, rest...)
+			return clean(path.Join(done...)), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if !isLink {
+			done = append(done, name)
+			continue
+		}
+		hops++
+		if hops > maxHops {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		}
+		if path.IsAbs(target) {
+			if strict {
+				return "", fmt.Errorf("%s: symlink %s -> %s: %w", p, cur, target, ErrOutsideContext)
+			}
+			done = nil
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return clean(path.Join(done...)), nil
+}
+
+// clean makes p a clean relative slash path; the root is "".
+func clean(p string) string {
+	p = path.Clean("/" + filepath.ToSlash(p))
+	return strings.TrimPrefix(p, "/")
+}
+
+func orDot(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
+}

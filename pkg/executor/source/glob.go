@@ -1,0 +1,67 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// HasMeta reports whether p contains wildcard characters.
+func HasMeta(p string) bool {
+	return strings.ContainsAny(p, `*?[`)
+}
+
+// Glob returns the paths of fsys matching pattern (path.Match syntax, one
+// component at a time), sorted. Symlinks are not followed while matching.
+func Glob(fsys FS, pattern string) ([]string, error) {
+	parts := strings.Split(clean(pattern), "/")
+	matches := []string{""}
+	for _, part := range parts {
+		var next []string
+		for _, dir := range matches {
+			if !HasMeta(part) {
+				p := path.Join(dir, part)
+				if _, err := fsys.Lstat(p); err == nil {
+					next = append(next, p)
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					return nil, err
+				}
+				continue
+			}
+			if dir != "" {
+				fi, err := fsys.Lstat(dir)
+				if err != nil || !fi.IsDir() {
+					continue
+				}
+			}
+			ents, err := fsys.ReadDir(dir)
+			if err != nil {
+				return nil, fmt.Errorf("matching %s: %w", pattern, err)
+			}
+			for _, e := range ents {
+				ok, err := path.Match(part, e.Name())
+				if err != nil {
+					return nil, fmt.Errorf("matching %s: %w", pattern, err)
+				}
+				if !ok {
+					continue
+				}
+				p := path.Join(dir, e.Name())
+				// An excluded directory is listed only so that its
+				// re-included children can be reached; it does not
+				// match a wildcard of its own.
+				if c, isCtx := fsys.(*Context); isCtx && c.Excluded(p) {
+					continue
+				}
+				next = append(next, p)
+			}
+		}
+		matches = next
+		if len(matches) == 0 {
+			return nil, nil
+		}
+	}
+	return matches, nil
+}

@@ -1,0 +1,155 @@
+package executor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/ocibuilder/builder/internal/fsutil"
+	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// state is one build's handle on the state directory:
+//
+//	blobs/sha256/<hex>   content store (pkg/oci)
+//	layers/<hex>/        a layer extracted in overlay format, named by diffID; immutable
+//	tmp/<id>/            this build's scratch space, guarded by tmp/<id>.lock
+type state struct {
+	root  string
+	store *oci.Store
+	tmp   string
+	lock  *fsutil.Lock
+}
+
+func openState(root string) (*state, error) {
+	if root == "" {
+		return nil, errors.New("no state directory (Options.Root) given")
+	}
+	for _, d := range []string{"layers", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("preparing state directory: %w", err)
+		}
+	}
+	store, err := oci.OpenStore(root)
+	if err != nil {
+		return nil, err
+	}
+	cleanStale(filepath.Join(root, "tmp"))
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(root, "tmp", "build-"+hex.EncodeToString(b[:]))
+	lock, err := fsutil.LockFile(tmp + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("locking build directory: %w", err)
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		lock.Unlock()
+		os.Remove(tmp + ".lock")
+		return nil, fmt.Errorf("creating build directory: %w", err)
+	}
+	return &state{root: root, store: store, tmp: tmp, lock: lock}, nil
+}
+
+// cleanStale removes scratch directories of builds that died without
+// cleaning up: their lock is free.
+func cleanStale(tmpRoot string) {
+	ents, err := os.ReadDir(tmpRoot)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".lock")
+		if !ok || !strings.HasPrefix(name, "build-") {
+			continue
+		}
+		l, err := fsutil.TryLock(filepath.Join(tmpRoot, e.Name()))
+		if err != nil || l == nil {
+			continue
+		}
+		os.RemoveAll(filepath.Join(tmpRoot, name))
+		os.Remove(filepath.Join(tmpRoot, e.Name()))
+		l.Unlock()
+	}
+}
+
+func (s *state) close() error {
+	err := os.RemoveAll(s.tmp)
+	os.Remove(s.tmp + ".lock")
+	if uerr := s.lock.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+func (s *state) layerDir(diffID digest.Digest) string {
+	return filepath.Join(s.root, "layers", diffID.Encoded())
+}
+
+// scratchDir makes a new directory in the build's scratch space.
+func (s *state) scratchDir(prefix string) (string, error) {
+	return os.MkdirTemp(s.tmp, prefix)
+}
+
+// extract returns the overlay-format directory of a layer, extracting its
+// blob first if no build has done so yet.
+func (s *state) extract(ctx context.Context, desc ocispec.Descriptor, diffID digest.Digest) (string, error) {
+	dst := s.layerDir(diffID)
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	tmp, err := s.scratchDir("extract-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	rc, err := s.store.Open(desc.Digest)
+	if err != nil {
+		return "", fmt.Errorf("opening layer %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	// The store checks the blob digest at EOF, which pins the content the
+	// diffID was computed from.
+	if _, err := layer.Apply(ctx, tmp, rc, layer.ApplyOptions{Whiteouts: layer.WhiteoutOverlay}); err != nil {
+		return "", fmt.Errorf("extracting layer %s: %w", desc.Digest, err)
+	}
+	// Read to the end so that the store verifies the blob's digest.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return "", fmt.Errorf("extracting layer %s: %w", desc.Digest, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) && !isNotEmpty(err) {
+		return "", fmt.Errorf("storing layer %s: %w", desc.Digest, err)
+	}
+	return dst, nil
+}
+
+// commitDir moves a finished upper directory into place as the layer
+// directory of diffID. Another build may have stored the same layer first.
+func (s *state) commitDir(dir string, diffID digest.Digest) (string, error) {
+	dst := s.layerDir(diffID)
+	if err := os.Rename(dir, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) || isNotEmpty(err) {
+			os.RemoveAll(dir)
+			return dst, nil
+		}
+		return "", fmt.Errorf("storing layer %s: %w", diffID, err)
+	}
+	return dst, nil
+}
+
+// isNotEmpty reports a rename onto an existing, non-empty directory.
+func isNotEmpty(err error) bool {
+	return errors.Is(err, syscall.ENOTEMPTY)
+}

@@ -1,0 +1,143 @@
+package executor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/ocibuilder/builder/pkg/executor/source"
+)
+
+// Identity is a resolved user: numeric ids as they land in the image.
+type Identity struct {
+	UID, GID uint32
+	// Groups holds supplementary group ids (from /etc/group).
+	Groups []uint32
+}
+
+// maxIDFileSize bounds how much of /etc/passwd or /etc/group is read.
+const maxIDFileSize = 16 << 20
+
+// parseChown resolves a --chown value ("user", "user:group", numeric or
+// names) against the image's /etc/passwd and /etc/group. As in docker, a
+// user without a group takes the user's primary group, or the same number
+// when the user is numeric.
+func parseChown(spec string, view source.FS) (Identity, error) {
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	if userPart == "" {
+		return Identity{}, fmt.Errorf("--chown=%s: empty user", spec)
+	}
+	var id Identity
+	if n, ok := numericID(userPart); ok {
+		id.UID, id.GID = n, n
+	} else {
+		e, err := lookupEntry(view, "etc/passwd", userPart)
+		if err != nil {
+			return Identity{}, fmt.Errorf("--chown=%s: %w", spec, err)
+		}
+		id.UID, id.GID = e.id, e.gid
+	}
+	if hasGroup {
+		if groupPart == "" {
+			return Identity{}, fmt.Errorf("--chown=%s: empty group", spec)
+		}
+		if n, ok := numericID(groupPart); ok {
+			id.GID = n
+		} else {
+			e, err := lookupEntry(view, "etc/group", groupPart)
+			if err != nil {
+				return Identity{}, fmt.Errorf("--chown=%s: %w", spec, err)
+			}
+			id.GID = e.id
+		}
+	}
+	return id, nil
+}
+
+func numericID(s string) (uint32, bool) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil
+}
+
+type idEntry struct {
+	name    string
+	id, gid uint32
+	members []string
+}
+
+// lookupEntry finds name in a passwd- or group-format file of the image.
+func lookupEntry(view source.FS, file, name string) (idEntry, error) {
+	entries, err := readIDFile(view, file)
+	if err != nil {
+		return idEntry{}, err
+	}
+	for _, e := range entries {
+		if e.name == name {
+			return e, nil
+		}
+	}
+	kind := "user"
+	if file == "etc/group" {
+		kind = "group"
+	}
+	return idEntry{}, fmt.Errorf("unknown %s %q (not in /%s)", kind, name, file)
+}
+
+// readIDFile parses /etc/passwd ("name:x:uid:gid:...") or /etc/group
+// ("name:x:gid:members"). Malformed lines are skipped, as libc does.
+func readIDFile(view source.FS, file string) ([]idEntry, error) {
+	p, err := view.Resolve(file, true)
+	if err != nil {
+		return nil, fmt.Errorf("reading /%s: %w", file, err)
+	}
+	f, err := view.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("/%s does not exist in the image", file)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading /%s: %w", file, err)
+	}
+	defer f.Close()
+	var out []idEntry
+	sc := bufio.NewScanner(io.LimitReader(f, maxIDFileSize))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	group := file == "etc/group"
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, ":")
+		if len(fields) < 3 {
+			continue
+		}
+		id, ok := numericID(fields[2])
+		if !ok {
+			continue
+		}
+		e := idEntry{name: fields[0], id: id}
+		if group {
+			if len(fields) > 3 && fields[3] != "" {
+				e.members = strings.Split(fields[3], ",")
+			}
+		} else {
+			if len(fields) < 4 {
+				continue
+			}
+			gid, ok := numericID(fields[3])
+			if !ok {
+				continue
+			}
+			e.gid = gid
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading /%s: %w", file, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package layer
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// whiteoutPrefix marks a deleted path in an OCI layer.
+const whiteoutPrefix = ".wh."
+
+// whiteoutOpaque marks a directory whose lower content is hidden.
+const whiteoutOpaque = whiteoutPrefix + whiteoutPrefix + ".opq"
+
+// WriteTar renders the change stream ch as a tar written to w, reading
+// added and modified entries from the tree at root. w is not closed.
+//
+// ch must report paths in lexical order with every directory before its
+// children, as Changes documents: entries are written in the order they
+// arrive, so that order is what makes the output deterministic. A
+// directory that did not change but holds a changed entry is written
+// before its first changed descendant, with its metadata read from root,
+// so extraction recreates it with the right owner and mode. Deletions
+// become OCI whiteouts. Sockets are skipped: they cannot live in an image.
+func WriteTar(ctx context.Context, w io.Writer, root string, ch Changes, o TarOptions) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return fmt.Errorf("opening layer root: %w", err)
+	}
+	defer r.Close()
+	tw := &tarWriter{
+		tw:      tar.NewWriter(w),
+		root:    r,
+		opts:    o,
+		dirs:    make(map[string]bool),
+		inodes:  make(map[inode]string),
+		rootDir: root,
+	}
+	err = ch(ctx, func(k ChangeKind, p string, _ fs.FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return tw.change(k, p)
+	})
+	if err != nil {
+		return fmt.Errorf("writing layer tar: %w", err)
+	}
+	// Flush writes the end-of-archive marker without closing w.
+	if err := tw.tw.Close(); err != nil {
+		return fmt.Errorf("finishing layer tar: %w", err)
+	}
+	return nil
+}
+
+// inode identifies a file across its hard links.
+type inode struct {
+	dev uint64
+	ino uint64
+}
+
+// tarWriter carries the state of one WriteTar call.
+type tarWriter struct {
+	tw      *tar.Writer
+	root    *os.Root
+	rootDir string
+	opts    TarOptions
+	// dirs holds directories already written.
+	dirs map[string]bool
+	// inodes maps a multiply-linked file to the first name written for it.
+	inodes map[inode]string
+}
+
+// change writes one change and any ancestor directories not written yet.
+func (t *tarWriter) change(k ChangeKind, p string) error {
+	if p == "" || p == "." {
+		return nil // the root itself has no entry in a layer
+	}
+	if path.Clean(p) != p || path.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") {
+		return fmt.Errorf("writing change %q: path is not clean and relative", p)
+	}
+	switch k {
+	case ChangeDelete:
+		if err := t.parents(p); err != nil {
+			return err
+		}
+		dir, base := path.Split(p)
+		h, err := tarHeader(meta{name: dir + whiteoutPrefix + base, mtime: time.Unix(0, 0)}, t.opts)
+		if err != nil {
+			return err
+		}
+		if err := t.tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("writing whiteout for %s: %w", p, err)
+		}
+		return nil
+	case ChangeAdd, ChangeModify:
+		return t.entry(p)
+	}
+	return fmt.Errorf("writing change %s: unknown change kind %d", p, k)
+}
+
+// parents writes every ancestor directory of p not written yet, top down.
+func (t *tarWriter) parents(p string) error {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		dir := p[:i]
+		if t.dirs[dir] {
+			continue
+		}
+		fi, err := t.root.Lstat(dir)
+		if err != nil {
+			return fmt.Errorf("reading parent directory %s: %w", dir, err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("reading parent directory %s: not a directory (%s)", dir, fi.Mode().Type())
+		}
+		if err := t.write(dir, fi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry writes the added or modified entry p with its parents.
+func (t *tarWriter) entry(p string) error {
+	fi, err := t.root.Lstat(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if fi.Mode()&fs.ModeSocket != 0 {
+		return nil
+	}
+	if err := t.parents(p); err != nil {
+		return err
+	}
+	return t.write(p, fi)
+}
+
+// write emits the header and content of p, described by fi.
+func (t *tarWriter) write(p string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("reading %s: no stat data", p)
+	}
+	m := meta{
+		name:  p,
+		mode:  fi.Mode(),
+		uid:   int(st.Uid),
+		gid:   int(st.Gid),
+		mtime: fi.ModTime(),
+	}
+	xattrs, err := readXattrs(filepath.Join(t.rootDir, filepath.FromSlash(p)))
+	if err != nil {
+		return err
+	}
+	m.xattrs = xattrs
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		if m.link, err = t.root.Readlink(p); err != nil {
+			return fmt.Errorf("reading symlink %s: %w", p, err)
+		}
+	case fi.Mode()&fs.ModeDevice != 0:
+		m.devMajor, m.devMinor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case fi.Mode().IsRegular():
+		m.size = fi.Size()
+		if st.Nlink > 1 {
+			id := inode{dev: st.Dev, ino: st.Ino}
+			if first, seen := t.inodes[id]; seen {
+				m.hardlink, m.link, m.size = true, first, 0
+			} else {
+				t.inodes[id] = p
+			}
+		}
+	}
+	h, err := tarHeader(m, t.opts)
+	if err != nil {
+		return err
+	}
+	if err := t.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("writing header for %s: %w", p, err)
+	}
+	if fi.IsDir() {
+		t.dirs[p] = true
+	}
+	if h.Typeflag == tar.TypeReg {
+		return t.content(p, fi, h.Size)
+	}
+	return nil
+}
+
+// content copies exactly size bytes of the regular file p. A file that
+// was replaced or shrank since it was stat'ed would make the header lie,
+// so that is an error rather than a silently different layer.
+func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
+	f, err := t.root.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	now, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if !os.SameFile(fi, now) {
+		return fmt.Errorf("reading %s: file was replaced while writing the layer", p)
+	}
+	n, err := io.Copy(t.tw, io.LimitReader(f, size))
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", p, err)
+	}
+	if n != size {
+		return fmt.Errorf("copying %s: file shrank while writing the layer (read %d of %d bytes)", p, n, size)
+	}
+	return nil
+}

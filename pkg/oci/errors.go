@@ -1,0 +1,43 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrNotFound reports that a blob, manifest or reference does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrAmbiguous reports that a reference matches more than one image.
+var ErrAmbiguous = errors.New("ambiguous reference")
+
+// ErrTooLarge reports content bigger than the limit the caller allows.
+var ErrTooLarge = errors.New("content too large")
+
+// ErrInvalid reports content that does not follow the OCI image spec.
+var ErrInvalid = errors.New("invalid image")
+
+// DigestMismatchError reports content whose hash or size differs from the
+// digest and size it was expected to have.
+type DigestMismatchError struct {
+	Expected digest.Digest
+	Actual   digest.Digest
+	// ExpectedSize and ActualSize are set when the size was checked; -1
+	// means not checked (ExpectedSize) or more than expected (ActualSize).
+	ExpectedSize, ActualSize int64
+}
+
+// Error describes the mismatch.
+func (e *DigestMismatchError) Error() string {
+	if e.ExpectedSize >= 0 && e.ExpectedSize != e.ActualSize {
+		got := "more"
+		if e.ActualSize >= 0 {
+			got = strconv.FormatInt(e.ActualSize, 10)
+		}
+		return fmt.Sprintf("size mismatch for %s: expected %d bytes, got %s", e.Expected, e.ExpectedSize, got)
+	}
+	return fmt.Sprintf("digest mismatch: expected %s, got %s", e.Expected, e.Actual)
+}

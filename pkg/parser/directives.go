@@ -1,0 +1,57 @@
+package parser
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// directives holds the parser directives found at the top of a Dockerfile.
+type directives struct {
+	syntax string
+	lint   *linter.Config
+}
+
+// scanDirectives reads the leading `# key=value` lines the way BuildKit's
+// parser does and validates them. BuildKit reports a bad directive one line
+// early, so they are checked here first to get the line right.
+func scanDirectives(dt []byte, file string) (directives, error) {
+	out := directives{lint: &linter.Config{}}
+	var dp bkparser.DirectiveParser
+	for i, line := range bytes.Split(dt, []byte("\n")) {
+		if i == 0 {
+			line = bytes.TrimPrefix(line, []byte{0xEF, 0xBB, 0xBF})
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		line = bytes.TrimLeftFunc(line, unicode.IsSpace)
+		loc := Location{File: file, Line: i + 1, EndLine: i + 1}
+		d, err := dp.ParseLine(line)
+		if err != nil {
+			return out, &Error{Loc: loc, Err: err}
+		}
+		if d == nil {
+			break
+		}
+		switch d.Name {
+		case "escape":
+			if d.Value != "`" && d.Value != `\` {
+				return out, &Error{Loc: loc, Err: fmt.Errorf("invalid escape token %q: must be ` or \\", d.Value)}
+			}
+		case "syntax":
+			out.syntax = d.Value
+		case "check":
+			// BuildKit reads only the first space-separated token.
+			v, _, _ := strings.Cut(d.Value, " ")
+			cfg, err := linter.ParseLintOptions(v)
+			if err != nil {
+				return out, &Error{Loc: loc, Err: fmt.Errorf("parsing check directive: %w", err)}
+			}
+			out.lint = cfg
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,59 @@
+package parser
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary text to Parse. It must never panic, every error
+// must be a located *Error, and a successful parse must end Needed with the
+// target. Expanding every step must not panic either.
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"FROM alpine\nRUN echo hi\n",
+		"# escape=`\nFROM alpine\nRUN echo `\n  hi\n",
+		"# syntax=docker/dockerfile:1\nARG A=1\nFROM img:$A AS b\nFROM scratch\nCOPY --from=b /a /b\n",
+		"FROM alpine AS a\nCOPY --from=b x y\nFROM alpine AS b\nCOPY --from=a x y\n",
+		"FROM alpine\nRUN <<EOF\necho $A\nEOF\nCOPY <<-'X' /f\n\thi\nX\n",
+		"FROM alpine\nRUN --mount=type=cache,target=/c --mount=from=0,target=/x ls\n",
+		"FROM alpine\nONBUILD RUN <<EOF\nx\nEOF\n",
+		"FROM --platform=$BUILDPLATFORM alpine\nHEALTHCHECK --retries=3 CMD [\"true\"]\n",
+		"FROM a\nENV A=1 B=2\nLABEL a=b\nEXPOSE 80 $P\nVOLUME [\"/v\"]\nUSER u:g\nWORKDIR /w\nSTOPSIGNAL SIGTERM\nSHELL [\"sh\",\"-c\"]\nCMD x\nENTRYPOINT [\"y\"]\nMAINTAINER m\nADD --checksum=sha256:00 --chmod=644 http://x /y\n",
+		"# check=skip=all\nFROM a\n# check=error=true\nRUN x\n",
+		"ARG X\nFROM ${X:-a}\nARG X\nRUN ${X:?bad}\n",
+		"FROM a\\\n# c\n  b\n",
+		"",
+	}
+	for _, s := range seeds {
+		f.Add(s, "")
+	}
+	f.Add("FROM a AS x\nFROM b AS y\n", "x")
+	f.Fuzz(func(t *testing.T, df, target string) {
+		g, err := Parse(strings.NewReader(df), Options{Target: target, BuildArgs: map[string]string{"A": "1"}})
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is %T, not *Error", err, err)
+			}
+			if pe.Loc.Line < 0 || pe.Loc.File != "Dockerfile" {
+				t.Fatalf("bad location %+v in %v", pe.Loc, err)
+			}
+			return
+		}
+		needed := g.Needed()
+		if len(needed) == 0 || needed[len(needed)-1] != g.Target {
+			t.Fatalf("Needed() does not end with the target")
+		}
+		for _, s := range g.Stages {
+			for _, st := range s.Steps {
+				if _, err := st.Expand(nil); err != nil {
+					var pe *Error
+					if !errors.As(err, &pe) || pe.Loc.Line <= 0 {
+						t.Fatalf("expand error %v is not located", err)
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package parser
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+)
+
+// ErrNoStages reports a Dockerfile without any FROM instruction.
+var ErrNoStages = errors.New("no build stages")
+
+// Parse reads a Dockerfile and builds its stage graph. Words in the steps are
+// left unexpanded (see Step.Expand); FROM lines are expanded with the global
+// ARGs and build arguments. Every error returned is an *Error.
+func Parse(r io.Reader, o Options) (*Graph, error) {
+	o = o.withDefaults()
+	file := o.Filename
+	dt, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &Error{Loc: Location{File: file}, Err: fmt.Errorf("reading %s: %w", file, err)}
+	}
+	dirs, err := scanDirectives(dt, file)
+	if err != nil {
+		return nil, err
+	}
+	lc := &lintCollector{file: file}
+	dirs.lint.Warn = lc.warn
+	lint := linter.New(dirs.lint)
+
+	res, err := bkparser.Parse(bytes.NewReader(dt))
+	if err != nil {
+		if isNoInstructions(err) {
+			return nil, &Error{Loc: Location{File: file}, Err: ErrNoStages}
+		}
+		return nil, locate(file, err, Location{File: file})
+	}
+	for _, w := range res.Warnings {
+		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
+			lint.Run(&linter.RuleNoEmptyContinuation, []bkparser.Range{*w.Location}, linter.RuleNoEmptyContinuation.Format())
+		}
+	}
+
+	g := &Graph{
+		Escape:    res.EscapeToken,
+		Syntax:    dirs.syntax,
+		file:      file,
+		buildArgs: o.BuildArgs,
+		consumed:  map[string]bool{},
+	}
+	metaArgs, err := collectStages(g, res.AST, lint)
+	if err != nil {
+		return nil, err
+	}
+	if err := resolveStages(g, o, metaArgs, lint); err != nil {
+		return nil, err
+	}
+	if dirs.lint.ReturnAsError {
+		if err := lc.asError(); err != nil {
+			return nil, err
+		}
+	}
+	// Findings arrive in the order checks run; readers want file order.
+	sort.SliceStable(lc.warnings, func(i, j int) bool { return lc.warnings[i].Loc.Line < lc.warnings[j].Loc.Line })
+	g.Warnings = append(lc.warnings, unusedBuildArgWarnings(g, metaArgs)...)
+	return g, nil
+}
+
+// isNoInstructions recognises BuildKit's error for a file that holds only
+// comments and blank lines; it has no exported sentinel.
+func isNoInstructions(err error) bool {
+	return strings.HasSuffix(err.Error(), "file with no instructions")
+}
+
+// collectStages converts the AST into typed stages and steps. ARGs before the
+// first FROM are returned separately since they are not part of any stage.
+func collectStages(g *Graph, ast *bkparser.Node, lint *linter.Linter) ([]metaArg, error) {
+	var metaArgs []metaArg
+	var cur *Stage
+	for _, node := range ast.Children {
+		loc := Location{File: g.file, Line: node.StartLine, EndLine: node.EndLine}
+		v, err := parseNode(node, lint)
+		if err != nil {
+			return nil, locate(g.file, err, loc)
+		}
+		switch c := v.(type) {
+		case *instructions.Stage:
+			cur = &Stage{
+				Index:       len(g.Stages),
+				Name:        c.Name,
+				Loc:         loc,
+				graph:       g,
+				rawBase:     c.BaseName,
+				rawPlatform: c.Platform,
+			}
+			g.Stages = append(g.Stages, cur)
+		case instructions.Command:
+			if cur == nil {
+				if a, ok := c.(*instructions.ArgCommand); ok {
+					metaArgs = append(metaArgs, metaArg{cmd: a, loc: loc})
+					continue
+				}
+				return nil, &Error{Loc: loc, Err: fmt.Errorf("%s before the first FROM: only ARG may precede FROM", strings.ToUpper(node.Value))}
+			}
+			cur.Steps = append(cur.Steps, &Step{
+				Stage: cur,
+				Index: len(cur.Steps),
+				Cmd:   c,
+				Loc:   loc,
+				Text:  node.Original,
+				node:  node,
+			})
+		default:
+			return nil, &Error{Loc: loc, Err: fmt.Errorf("unexpected instruction type %T", v)}
+		}
+	}
+	if len(g.Stages) == 0 {
+		return nil, &Error{Loc: Location{File: g.file}, Err: ErrNoStages}
+	}
+	return metaArgs, nil
+}
+
+// parseNode converts one AST node into a typed instruction.
+func parseNode(node *bkparser.Node, lint *linter.Linter) (any, error) {
+	return instructions.ParseInstructionWithLinter(node, lint)
+}
