@@ -155,7 +155,9 @@ func TestWriteTarEntries(t *testing.T) {
 				len(h.Xattrs) == 2 // overlay xattrs dropped
 		}},
 		{"data/hard1", func(h *tar.Header) bool { return h.Typeflag == tar.TypeReg && h.Size == 6 }},
-		{"data/hard2", func(h *tar.Header) bool { return h.Typeflag == tar.TypeLink && h.Linkname == "data/hard1" && h.Size == 0 }},
+		{"data/hard2", func(h *tar.Header) bool {
+			return h.Typeflag == tar.TypeLink && h.Linkname == "data/hard1" && h.Size == 0
+		}},
 		{"etc/owned", func(h *tar.Header) bool { return h.Uid == 1234 && h.Gid == 5678 && h.Mode == 0o640 }},
 		{"dev/null", func(h *tar.Header) bool { return h.Typeflag == tar.TypeChar && h.Devmajor == 1 && h.Devminor == 3 }},
 		{"dev/fifo", func(h *tar.Header) bool { return h.Typeflag == tar.TypeFifo }},

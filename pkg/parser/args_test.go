@@ -19,7 +19,7 @@ func TestFromExpansion(t *testing.T) {
 		name         string
 		df           string
 		opts         Options
-		stage        int // which stage to check; the last one when -1
+		firstStage   bool // check the first stage instead of the last
 		wantImage    string
 		wantStage    int // index of the From stage, -1 for none
 		wantScratch  bool
@@ -60,15 +60,15 @@ func TestFromExpansion(t *testing.T) {
 		{name: "earlier stage", df: "FROM a AS build\nFROM build\n", wantStage: 0},
 		{name: "earlier stage via arg", df: "ARG B=build\nFROM a AS build\nFROM $B\n", wantStage: 0},
 		{name: "earlier stage in other case", df: "FROM a AS build\nFROM Build\n", wantStage: 0},
-		{name: "later stage name is an image", df: "FROM later\nFROM a AS later\n", stage: 0, wantImage: "later"},
+		{name: "later stage name is an image", df: "FROM later\nFROM a AS later\n", firstStage: true, wantImage: "later"},
 		{name: "own name is an image", df: "FROM self AS self\n", wantImage: "self"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := mustParse(t, tt.df, tt.opts)
 			idx := len(g.Stages) - 1
-			if tt.stage > 0 || (tt.stage == 0 && strings.Contains(tt.name, "later")) {
-				idx = tt.stage
+			if tt.firstStage {
+				idx = 0
 			}
 			s := g.Stages[idx]
 			eq(t, s.From.Image, tt.wantImage)
@@ -190,7 +190,7 @@ func TestArgScoping(t *testing.T) {
 		},
 		{
 			name:      "overridden default is never evaluated",
-			df:        "FROM a\nARG V=${X:?must be set}\nENV OUT=$V\n",
+			df:        "FROM a\nARG V=${X:?mustbeset}\nENV OUT=$V\n",
 			buildArgs: map[string]string{"V": "cli"},
 			want:      map[string]string{"OUT": "cli"},
 		},
@@ -223,13 +223,13 @@ func TestArgScoping(t *testing.T) {
 }
 
 func TestResolveArgsErrors(t *testing.T) {
-	g := mustParse(t, "FROM a\nUSER x\nARG V=${X:?must be set}\n", Options{})
+	g := mustParse(t, "FROM a\nUSER x\nARG V=${X:?mustbeset}\n", Options{})
 	_, err := g.Stages[0].Steps[0].ResolveArgs(nil)
 	if err == nil || err.Error() != "Dockerfile:2: resolving args of USER: not an ARG instruction" {
 		t.Fatalf("got %v", err)
 	}
 	_, err = g.Stages[0].Steps[1].ResolveArgs(nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:3: expanding ARG: ") || !strings.Contains(err.Error(), "must be set") {
+	if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:3: expanding ARG: ") || !strings.Contains(err.Error(), "mustbeset") {
 		t.Fatalf("got %v", err)
 	}
 }

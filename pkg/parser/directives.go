@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"strings"
@@ -54,4 +55,18 @@ func scanDirectives(dt []byte, file string) (directives, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkLineLengths rejects lines BuildKit's line scanner cannot hold. The
+// scanner reports them at the previous line, so they are caught here.
+func checkLineLengths(dt []byte, file string) error {
+	for i, line := range bytes.Split(dt, []byte("\n")) {
+		if len(line) >= bufio.MaxScanTokenSize {
+			return &Error{
+				Loc: Location{File: file, Line: i + 1, EndLine: i + 1},
+				Err: fmt.Errorf("dockerfile line greater than max allowed size of %d", bufio.MaxScanTokenSize-1),
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -10,11 +11,24 @@ import (
 
 // scopeEnv is a minimal stand-in for an executor's per-stage variables: it
 // applies ARG and ENV steps in order so expansion can be checked end to end.
+// Only ENV values pass on to stages built FROM this one.
 type scopeEnv struct {
 	*argEnv
+	env *argEnv
 }
 
-func newScopeEnv() *scopeEnv { return &scopeEnv{argEnv: newArgEnv()} }
+func newScopeEnv() *scopeEnv { return &scopeEnv{argEnv: newArgEnv(), env: newArgEnv()} }
+
+// child starts the variables of a stage built on the one e describes.
+func (e *scopeEnv) child() *scopeEnv {
+	c := newScopeEnv()
+	for _, k := range e.env.Keys() {
+		v, _ := e.env.Get(k)
+		c.set(k, v)
+		c.env.set(k, v)
+	}
+	return c
+}
 
 // apply expands st with the current variables and records what it defines.
 func (e *scopeEnv) apply(st *Step) (instructions.Command, error) {
@@ -37,20 +51,29 @@ func (e *scopeEnv) apply(st *Step) (instructions.Command, error) {
 	if c, ok := cmd.(*instructions.EnvCommand); ok {
 		for _, kv := range c.Env {
 			e.set(kv.Key, kv.Value)
+			e.env.set(kv.Key, kv.Value)
 		}
 	}
 	return cmd, nil
 }
 
 // describe renders a command deterministically: its exported fields as JSON
-// plus the RUN mounts, which BuildKit keeps out of the exported fields.
+// plus, for an expanded RUN, the mounts, which BuildKit keeps out of the
+// exported fields and only parses fully during expansion.
 func describe(cmd instructions.Command) string {
+	return describeCmd(cmd, false)
+}
+
+func describeCmd(cmd instructions.Command, mounts bool) string {
+	if r, ok := cmd.(*instructions.RunCommand); ok {
+		slices.Sort(r.FlagsUsed) // BuildKit fills it in map order
+	}
 	b, err := json.Marshal(cmd)
 	if err != nil {
 		return "!" + err.Error()
 	}
 	s := string(b)
-	if r, ok := cmd.(*instructions.RunCommand); ok {
+	if r, ok := cmd.(*instructions.RunCommand); ok && mounts {
 		m, err := json.Marshal(instructions.GetMounts(r))
 		if err != nil {
 			return "!" + err.Error()
@@ -77,6 +100,7 @@ func dumpGraph(g *Graph) string {
 		needed = append(needed, stageRef(s))
 	}
 	fmt.Fprintf(&b, "needed %s\n", strings.Join(needed, " "))
+	scopes := map[*Stage]*scopeEnv{}
 	for _, s := range g.Stages {
 		var deps []string
 		for _, d := range s.Deps {
@@ -92,6 +116,10 @@ func dumpGraph(g *Graph) string {
 		fmt.Fprintf(&b, "stage %s at %s-%d from %s platform %q deps [%s]\n",
 			stageRef(s), s.Loc, s.Loc.EndLine, from, s.Platform, strings.Join(deps, " "))
 		env := newScopeEnv()
+		if s.From.Stage != nil {
+			env = scopes[s.From.Stage].child()
+		}
+		scopes[s] = env
 		for _, st := range s.Steps {
 			fmt.Fprintf(&b, "  step %d at %s-%d %s %q\n", st.Index, st.Loc, st.Loc.EndLine, strings.ToUpper(st.Cmd.Name()), st.Text)
 			if st.From != nil || st.FromRef != "" {
@@ -103,7 +131,7 @@ func dumpGraph(g *Graph) string {
 				fmt.Fprintf(&b, "    expanded error: %v\n", err)
 				continue
 			}
-			fmt.Fprintf(&b, "    expanded %s\n", describe(exp))
+			fmt.Fprintf(&b, "    expanded %s\n", describeCmd(exp, true))
 		}
 	}
 	for _, w := range g.Warnings {

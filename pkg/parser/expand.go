@@ -15,9 +15,10 @@ import (
 // only its --mount options, never its command line), EXPOSE expands and
 // splits each port, heredoc sources of COPY/ADD expand unless their
 // delimiter is quoted, and CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD and
-// MAINTAINER are left as written. For ARG only default values are expanded,
-// and not those a build argument overrides since BuildKit never evaluates
-// them. Step.Cmd is never modified. A nil env expands every variable to "".
+// MAINTAINER are left as written. ARG keys stay literal and each value
+// becomes the one the variable takes, as ResolveArgs describes, without
+// marking build arguments consumed. Step.Cmd is never modified. A nil env
+// expands every variable to "".
 func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 	if env == nil {
 		env = newArgEnv()
@@ -34,7 +35,7 @@ func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 	}
 	switch c := cmd.(type) {
 	case *instructions.ArgCommand:
-		err = expandArgDefaults(c, word, g.buildArgs)
+		err = resolveArgValues(c, lex, env, g)
 	case *instructions.ExposeCommand:
 		err = expandPorts(c, lex, env)
 	default:
@@ -69,23 +70,55 @@ func (s *Step) reparse() (instructions.Command, error) {
 	return cmd, nil
 }
 
-// expandArgDefaults expands ARG default values the way BuildKit's ARG
-// dispatch does: keys stay literal and overridden defaults are skipped.
-func expandArgDefaults(c *instructions.ArgCommand, word instructions.SingleWordExpander, buildArgs map[string]string) error {
+// resolveArgValues sets each ARG variable to the value BuildKit gives it:
+// the build argument if given, else the default expanded with env plus the
+// variables defined earlier on the same line, else the global ARG or
+// automatic argument. An overridden default is never evaluated.
+func resolveArgValues(c *instructions.ArgCommand, lex *shell.Lex, env shell.EnvGetter, g *Graph) error {
+	defined := newArgEnv()
+	scope := overlayEnv{top: defined, base: env}
 	for i, kv := range c.Args {
-		if kv.Value == nil {
-			continue
+		if v, ok := g.buildArgs[kv.Key]; ok {
+			c.Args[i].Value = &v
+		} else if kv.Value != nil {
+			v, _, err := lex.ProcessWord(*kv.Value, scope)
+			if err != nil {
+				return err
+			}
+			c.Args[i].Value = &v
+		} else if v, ok := g.Global(kv.Key); ok {
+			c.Args[i].Value = &v
 		}
-		if _, ok := buildArgs[kv.Key]; ok {
-			continue
+		if v := c.Args[i].Value; v != nil {
+			defined.set(kv.Key, *v)
 		}
-		v, err := word(*kv.Value)
-		if err != nil {
-			return err
-		}
-		c.Args[i].Value = &v
 	}
 	return nil
+}
+
+// overlayEnv looks variables up in top first, then in base.
+type overlayEnv struct {
+	top  *argEnv
+	base shell.EnvGetter
+}
+
+// Get returns the value of key.
+func (e overlayEnv) Get(key string) (string, bool) {
+	if v, ok := e.top.Get(key); ok {
+		return v, true
+	}
+	return e.base.Get(key)
+}
+
+// Keys returns the names defined in either layer.
+func (e overlayEnv) Keys() []string {
+	keys := e.top.Keys()
+	for _, k := range e.base.Keys() {
+		if _, ok := e.top.Get(k); !ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // expandPorts expands EXPOSE ports; one word may yield several ports.
@@ -115,9 +148,9 @@ func rawExpander(env shell.EnvGetter) instructions.SingleWordExpander {
 
 // ResolveArgs returns the variables an ARG step defines, in order, with the
 // value each takes per BuildKit: the build argument if given (marking it
-// consumed), else the default expanded from env, else the global ARG or
-// automatic platform argument of that name. Value is nil for a declared but
-// unset variable.
+// consumed), else the default expanded from env and the variables defined
+// before it on the same line, else the global ARG or automatic platform
+// argument of that name. Value is nil for a declared but unset variable.
 func (s *Step) ResolveArgs(env shell.EnvGetter) ([]instructions.KeyValuePairOptional, error) {
 	if _, ok := s.Cmd.(*instructions.ArgCommand); !ok {
 		return nil, &Error{Loc: s.Loc, Err: fmt.Errorf("resolving args of %s: not an ARG instruction", strings.ToUpper(s.Cmd.Name()))}
@@ -126,19 +159,9 @@ func (s *Step) ResolveArgs(env shell.EnvGetter) ([]instructions.KeyValuePairOpti
 	if err != nil {
 		return nil, err
 	}
-	g := s.Stage.graph
 	args := cmd.(*instructions.ArgCommand).Args
-	for i, kv := range args {
-		if v, ok := g.BuildArg(kv.Key); ok {
-			args[i].Value = &v
-			continue
-		}
-		if kv.Value != nil {
-			continue
-		}
-		if v, ok := g.Global(kv.Key); ok {
-			args[i].Value = &v
-		}
+	for _, kv := range args {
+		s.Stage.graph.BuildArg(kv.Key)
 	}
 	return args, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // FuzzParse feeds arbitrary text to Parse. It must never panic, every error
@@ -45,9 +47,27 @@ func FuzzParse(f *testing.F) {
 		if len(needed) == 0 || needed[len(needed)-1] != g.Target {
 			t.Fatalf("Needed() does not end with the target")
 		}
+		pos := map[*Stage]int{}
+		for i, s := range needed {
+			if _, dup := pos[s]; dup {
+				t.Fatalf("stage %d listed twice by Needed()", s.Index)
+			}
+			pos[s] = i
+		}
+		for _, s := range needed {
+			for _, d := range s.Deps {
+				if p, ok := pos[d]; !ok || p >= pos[s] {
+					t.Fatalf("dependency %d of stage %d not listed before it", d.Index, s.Index)
+				}
+			}
+		}
 		for _, s := range g.Stages {
 			for _, st := range s.Steps {
-				if _, err := st.Expand(nil); err != nil {
+				_, err := st.Expand(nil)
+				if _, isArg := st.Cmd.(*instructions.ArgCommand); isArg && err == nil {
+					_, err = st.ResolveArgs(nil)
+				}
+				if err != nil {
 					var pe *Error
 					if !errors.As(err, &pe) || pe.Loc.Line <= 0 {
 						t.Fatalf("expand error %v is not located", err)

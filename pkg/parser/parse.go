@@ -26,6 +26,9 @@ func Parse(r io.Reader, o Options) (*Graph, error) {
 	if err != nil {
 		return nil, &Error{Loc: Location{File: file}, Err: fmt.Errorf("reading %s: %w", file, err)}
 	}
+	if err := checkLineLengths(dt, file); err != nil {
+		return nil, err
+	}
 	dirs, err := scanDirectives(dt, file)
 	if err != nil {
 		return nil, err

@@ -82,17 +82,23 @@ func short(rs []rec) []string {
 // materialized copy, and returns what Changes and DirChanges report.
 func runBoth(t testing.TB, layers [][]ent, ops func(t testing.TB, root string), exclude ...string) (overlay, copied []rec, upper string) {
 	t.Helper()
-	base := t.TempDir()
-	s := buildStack(t, base, layers...)
+	s := buildStack(t, t.TempDir(), layers...)
+	return runStack(t, s, ops, ops, exclude...)
+}
 
+// runStack applies ovOps through an overlay mount of s and cpOps to a
+// materialized copy of s, and diffs both.
+func runStack(t testing.TB, s *Stack, ovOps, cpOps func(t testing.TB, root string), exclude ...string) (overlay, copied []rec, upper string) {
+	t.Helper()
+	base := t.TempDir()
 	m := mountOverlay(t, base, s)
-	ops(t, m.mnt)
+	ovOps(t, m.mnt)
 	m.unmount(t)
 	overlay = collect(t, Changes(m.upper, s, exclude...), m.upper)
 
 	mat := filepath.Join(base, "copy")
 	must(t, Materialize(context.Background(), s, mat))
-	ops(t, mat)
+	cpOps(t, mat)
 	copied = collect(t, DirChanges(mat, s, exclude...), mat)
 	return overlay, copied, m.upper
 }
@@ -102,7 +108,10 @@ func write(t testing.TB, root, p, data string) {
 	t.Helper()
 	must(t, os.WriteFile(filepath.Join(root, p), []byte(data), 0o644))
 }
-func mkdir(t testing.TB, root, p string) { t.Helper(); must(t, os.Mkdir(filepath.Join(root, p), 0o755)) }
+func mkdir(t testing.TB, root, p string) {
+	t.Helper()
+	must(t, os.Mkdir(filepath.Join(root, p), 0o755))
+}
 func rm(t testing.TB, root, p string)    { t.Helper(); must(t, os.Remove(filepath.Join(root, p))) }
 func rmAll(t testing.TB, root, p string) { t.Helper(); must(t, os.RemoveAll(filepath.Join(root, p))) }
 func chmod(t testing.TB, root, p string, mode uint32) {

@@ -1,0 +1,67 @@
+# Build, example, test and fuzz targets. Everything runs offline once the
+# test dependencies (Debian packages) are installed.
+GO      ?= go
+BIN     := bin/builder
+STATE   := build/state
+BUSYBOX := build/busybox
+FUZZTIME ?= 30s
+
+.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/builder
+
+## example: build examples/hello (FROM scratch + a static binary) into out/hello.tar
+example: build examples/hello/hello
+	@mkdir -p out
+	$(BIN) build --root $(STATE) -t hello:1.0 -o type=oci,dest=out/hello.tar examples/hello
+	@echo "wrote out/hello.tar (OCI layout archive; try: skopeo inspect oci-archive:out/hello.tar)"
+
+examples/hello/hello: examples/hello/main.go
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o $@ ./examples/hello
+
+## example-site: build examples/static-site on the local busybox base
+example-site: build $(BUSYBOX)/index.json
+	@mkdir -p out
+	$(BIN) build --root $(STATE) --build-context busybox=oci-layout://$(CURDIR)/$(BUSYBOX):latest \
+		-t site:latest -o type=oci,dest=out/site.tar examples/static-site
+
+## busybox-base: make the busybox base image (OCI layout) from Debian's busybox-static
+busybox-base: $(BUSYBOX)/index.json
+
+$(BUSYBOX)/index.json: scripts/busybox-base.sh | build
+	BUILDER_ROOT=$(CURDIR)/$(STATE) scripts/busybox-base.sh $(BUSYBOX) $(BIN)
+
+## test-deps: install what the tests use (as root, from Debian's packages)
+test-deps:
+	@missing=""; \
+	for t in skopeo:skopeo umoci:umoci bzip2:bzip2 xz:xz-utils zstd:zstd dpkg-deb:dpkg; do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## test: everything, with the real tools (needs root for overlayfs and chown)
+test: test-deps build busybox-base
+	BUILDER_TEST_BUSYBOX=$(CURDIR)/$(BUSYBOX) BUILDER_TEST_BINARY=$(CURDIR)/$(BIN) \
+		$(GO) test -count=1 -timeout 30m ./...
+
+vet:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin build out examples/hello/hello
