@@ -105,6 +105,11 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 	if err != nil {
 		return err
 	}
+	for _, tag := range f.tags {
+		if _, err := oci.ParseImageName(tag); err != nil {
+			return fmt.Errorf("-t %s: %w", tag, err)
+		}
+	}
 	compression, err := layer.ParseCompression(f.compression)
 	if err != nil {
 		return err

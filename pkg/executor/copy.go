@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -99,8 +98,10 @@ func (c *copier) isDir(p string) bool {
 }
 
 // mkdirAll makes sure every component of p is a directory in the upper,
-// copying up directories the lower layers have and creating the rest.
-func (c *copier) mkdirAll(p string, meta fs.FileInfo) error {
+// copying up directories the lower layers have and creating the rest. As
+// in docker, created directories are 0755 whatever --chmod says (they
+// hold what is copied and must stay searchable) and belong to --chown.
+func (c *copier) mkdirAll(p string) error {
 	if p == "" {
 		return nil
 	}
@@ -134,18 +135,10 @@ func (c *copier) mkdirAll(p string, meta fs.FileInfo) error {
 		if err := c.upper.Lchown(cur, uid, gid); err != nil {
 			return fmt.Errorf("creating directory /%s: %w", cur, err)
 		}
-		mode := fs.FileMode(0o755)
-		mt := time.Now()
-		if i == len(parts)-1 && meta != nil {
-			mode = c.modeFor(meta)
-			mt = meta.ModTime()
-		} else if c.hasChmod && i == len(parts)-1 {
-			mode = c.chmod
-		}
-		if err := c.upper.Chmod(cur, mode); err != nil {
+		if err := c.upper.Chmod(cur, 0o755); err != nil {
 			return fmt.Errorf("creating directory /%s: %w", cur, err)
 		}
-		c.dirTimes = append(c.dirTimes, dirTime{cur, mt})
+		c.dirTimes = append(c.dirTimes, dirTime{cur, time.Now()})
 	}
 	return nil
 }
@@ -181,17 +174,15 @@ func (c *copier) copyInto(fsys source.FS, src, dst string) error {
 		return err
 	}
 	if fi.IsDir() {
-		if err := c.mkdirAll(dst, fi); err != nil {
+		// Only the directory's contents are copied: the destination is
+		// made like any missing parent, or keeps its metadata when the
+		// image has it, as in docker.
+		if err := c.mkdirAll(dst); err != nil {
 			return err
-		}
-		if ufi, err := c.upper.Lstat(dst); err == nil && ufi.IsDir() {
-			if err := c.applyMeta(fsys, src, dst, fi, true); err != nil {
-				return err
-			}
 		}
 		return c.copyTree(fsys, src, dst, "")
 	}
-	if err := c.mkdirAll(parentDir(dst), nil); err != nil {
+	if err := c.mkdirAll(parentDir(dst)); err != nil {
 		return err
 	}
 	return c.copyEntry(fsys, src, dst, fi)
@@ -207,7 +198,6 @@ func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", src, err)
 	}
-	ctxFS, _ := fsys.(*source.Context)
 	for _, e := range ents {
 		s := path.Join(src, e.Name())
 		d := path.Join(dst, e.Name())
@@ -216,16 +206,7 @@ func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
 			continue
 		}
 		fi, err := fsys.Lstat(s)
-		if ctxFS != nil && ctxFS.Excluded(s) {
-			// Listed only because "!" patterns may re-include
-			// something below it.
-			if !hasIncluded(ctxFS, s) {
-				continue
-			}
-			if fi, err = os.Lstat(filepath.Join(ctxFS.Root(), s)); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if err != nil {
 			return err
 		}
 		if err := c.copyEntry(fsys, s, d, fi); err != nil {
@@ -246,25 +227,6 @@ func (c *copier) excluded(rel string) bool {
 	}
 	m, err := c.exclude.MatchesOrParentMatches(rel)
 	return err == nil && m
-}
-
-// hasIncluded reports whether an excluded context directory holds any
-// entry that is not excluded.
-func hasIncluded(cx *source.Context, dir string) bool {
-	ents, err := os.ReadDir(filepath.Join(cx.Root(), dir))
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		p := path.Join(dir, e.Name())
-		if !cx.Excluded(p) {
-			return true
-		}
-		if e.IsDir() && hasIncluded(cx, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // copyEntry creates dst in the upper as a copy of the single entry src
@@ -318,7 +280,7 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 		// Sockets cannot be copied meaningfully; docker skips them too.
 		return nil
 	}
-	return c.applyMeta(fsys, src, dst, fi, false)
+	return c.applyMeta(fsys, src, dst, fi)
 }
 
 func (c *copier) copyFile(fsys source.FS, src, dst string) (err error) {
@@ -379,7 +341,7 @@ func (c *copier) writeFile(dst string, r io.Reader, mode fs.FileMode, mtime time
 
 // applyMeta sets owner, mode, xattrs and (for non-directories) mtime of
 // dst from the source entry.
-func (c *copier) applyMeta(fsys source.FS, src, dst string, fi fs.FileInfo, existingDir bool) error {
+func (c *copier) applyMeta(fsys source.FS, src, dst string, fi fs.FileInfo) error {
 	st, _ := fi.Sys().(*syscall.Stat_t)
 	uid, gid := 0, 0
 	switch {

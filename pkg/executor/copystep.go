@@ -16,7 +16,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -188,7 +187,7 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 	if err := cp.finish(); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayer(ctx, ss, upper, lower)
+	changed, err := b.commitLayer(ctx, ss, upper, cp.changes())
 	committed = changed
 	return changed, err
 }
@@ -204,7 +203,7 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 	if it.fsys == nil {
 		// Heredoc or download.
 		t := target(it.name)
-		if err := cp.mkdirAll(parentDir(t), nil); err != nil {
+		if err := cp.mkdirAll(parentDir(t)); err != nil {
 			return err
 		}
 		rc, err := it.openContent()
@@ -235,7 +234,7 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 		}
 	}
 	t := target(path.Base(it.path))
-	if err := cp.mkdirAll(parentDir(t), nil); err != nil {
+	if err := cp.mkdirAll(parentDir(t)); err != nil {
 		return err
 	}
 	return cp.copyEntry(it.fsys, it.path, t, fi)
@@ -318,7 +317,7 @@ func isArchive(fsys source.FS, p string) (bool, error) {
 // unpack extracts an archive into the destination directory, confined to
 // it.
 func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, dest string) error {
-	if err := cp.mkdirAll(dest, nil); err != nil {
+	if err := cp.mkdirAll(dest); err != nil {
 		return err
 	}
 	f, err := fsys.Open(p)
@@ -371,23 +370,22 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 		}
 		cp.owner = &id
 	}
-	if err := cp.mkdirAll(rel, nil); err != nil {
+	if err := cp.mkdirAll(rel); err != nil {
 		return false, err
 	}
 	if err := cp.finish(); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayer(ctx, ss, upper, lower)
+	changed, err := b.commitLayer(ctx, ss, upper, cp.changes())
 	committed = changed
 	return changed, err
 }
 
-// commitLayer writes the difference between upper and lower as a layer
-// into the store, in one streaming pass, and makes upper the stage's new
-// top directory. An empty difference adds no layer.
-func (b *builder) commitLayer(ctx context.Context, ss *stageState, upper string, lower *snapshot.Stack) (bool, error) {
+// commitLayer writes the changes a step made in upper as a layer into the
+// store, in one streaming pass, and makes upper the stage's new top
+// directory. No change adds no layer.
+func (b *builder) commitLayer(ctx context.Context, ss *stageState, upper string, changes layer.Changes) (bool, error) {
 	n := 0
-	changes := snapshot.Changes(upper, lower)
 	counted := func(ctx context.Context, fn layer.ChangeFunc) error {
 		return changes(ctx, func(k layer.ChangeKind, p string, fi fs.FileInfo) error {
 			n++

@@ -174,9 +174,10 @@ func commandLine(ss *stageState, c instructions.ShellDependantCmdLine) []string 
 	return append(append([]string{}, sh...), strings.Join(c.CmdLine, " "))
 }
 
-// historyText is the created_by of a step's history entry.
+// historyText is the created_by of a step's history entry: the
+// instruction on one line, continuations joined.
 func historyText(step *parser.Step) string {
-	return strings.TrimSpace(step.Text)
+	return strings.Join(strings.Fields(step.Text), " ")
 }
 
 // workdir sets WORKDIR (relative to the previous one) and creates the

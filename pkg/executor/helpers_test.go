@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -91,13 +92,24 @@ func (s spec) graph(t testing.TB) *parser.Graph {
 // flattens it into a directory.
 func build(t testing.TB, s spec) *result {
 	t.Helper()
-	ctx := context.Background()
-	o := s.options(t)
-	img, err := executor.Build(ctx, s.graph(t), o)
+	r, err := tryBuild(t, s, s.options(t))
 	if err != nil {
 		t.Fatalf("building:\n%s\nerror: %v", s.dockerfile, err)
 	}
+	return r
+}
+
+// tryBuild runs s with o and checks that the build left no scratch data
+// behind. A successful build is checked with oci.Validate and flattened
+// into a directory.
+func tryBuild(t testing.TB, s spec, o executor.Options) (*result, error) {
+	t.Helper()
+	ctx := context.Background()
+	img, err := executor.Build(ctx, s.graph(t), o)
 	checkNoLeftovers(t, o.Root)
+	if err != nil {
+		return nil, err
+	}
 	if err := oci.Validate(ctx, img); err != nil {
 		t.Fatalf("validating the built image: %v", err)
 	}
@@ -105,7 +117,7 @@ func build(t testing.TB, s spec) *result {
 	if err := oci.WriteRootfs(ctx, img, dir); err != nil {
 		t.Fatalf("flattening the built image: %v", err)
 	}
-	return &result{img: img, rootfs: dir, root: o.Root}
+	return &result{img: img, rootfs: dir, root: o.Root}, nil
 }
 
 // buildErr runs s, which must fail with a *parser.Error naming the
@@ -225,6 +237,13 @@ func (r *result) wantFile(t testing.TB, p, body string) {
 	if got := r.read(t, p); got != body {
 		t.Errorf("image file %s holds %q, want %q", p, got, body)
 	}
+}
+
+// equalJSON reports whether a and b encode to the same JSON.
+func equalJSON(a, b any) bool {
+	ja, erra := json.Marshal(a)
+	jb, errb := json.Marshal(b)
+	return erra == nil && errb == nil && string(ja) == string(jb)
 }
 
 // file is a shorthand for testutil.File.

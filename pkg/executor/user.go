@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -140,4 +141,52 @@ func readIDFile(view source.FS, file string) ([]idEntry, error) {
 		return nil, fmt.Errorf("reading /%s: %w", file, err)
 	}
 	return out, nil
+}
+
+// resolveUser turns a USER value ("name", "uid", "name:group", …) into the
+// ids a process runs with. Supplementary groups are the /etc/group entries
+// that list the user by name; a missing /etc/group just means none.
+func resolveUser(spec string, view source.FS) (Identity, error) {
+	if spec == "" {
+		spec = "0"
+	}
+	id, err := parseChown(spec, view)
+	if err != nil {
+		return Identity{}, err
+	}
+	userPart, _, _ := strings.Cut(spec, ":")
+	name := userPart
+	if _, numeric := numericID(userPart); numeric {
+		// A numeric user takes its passwd entry's group, or group 0
+		// when it has none (docker runs "USER 1234" as 1234:0), and
+		// the supplementary groups of its passwd name.
+		name = ""
+		if !strings.Contains(spec, ":") {
+			id.GID = 0
+		}
+		if entries, err := readIDFile(view, "etc/passwd"); err == nil {
+			for _, e := range entries {
+				if e.id == id.UID {
+					name = e.name
+					if !strings.Contains(spec, ":") {
+						id.GID = e.gid
+					}
+					break
+				}
+			}
+		}
+	}
+	if name == "" {
+		return id, nil
+	}
+	groups, err := readIDFile(view, "etc/group")
+	if err != nil {
+		return id, nil
+	}
+	for _, g := range groups {
+		if g.id != id.GID && slices.Contains(g.members, name) {
+			id.Groups = append(id.Groups, g.id)
+		}
+	}
+	return id, nil
 }

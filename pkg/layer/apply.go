@@ -7,13 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,7 +45,7 @@ func Apply(ctx context.Context, root string, r io.Reader, o ApplyOptions) (int64
 		return 0, fmt.Errorf("applying layer: %w", err)
 	}
 	cr := &countReader{ctx: ctx, r: dr}
-	n, err := extract(tar.NewReader(cr), cr, &applier{
+	n, err := extract(ctx, tar.NewReader(cr), cr, &applier{
 		root:     rootDir,
 		opts:     o,
 		unpacked: make(map[string]bool),
@@ -66,9 +60,9 @@ func Apply(ctx context.Context, root string, r io.Reader, o ApplyOptions) (int64
 // extract runs the entry loop, then finishes directory times and drains
 // the stream so the count covers the whole tar and decompressor checksums
 // are verified.
-func extract(tr *tar.Reader, cr *countReader, a *applier) (int64, error) {
+func extract(ctx context.Context, tr *tar.Reader, cr *countReader, a *applier) (int64, error) {
 	for {
-		if err := cr.ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return cr.n, err
 		}
 		hdr, err := tr.Next()
@@ -78,7 +72,7 @@ func extract(tr *tar.Reader, cr *countReader, a *applier) (int64, error) {
 		if err != nil {
 			return cr.n, fmt.Errorf("reading layer tar: %w", err)
 		}
-		if err := a.entry(hdr, tr); err != nil {
+		if err := a.entry(ctx, hdr, tr); err != nil {
 			return cr.n, err
 		}
 	}
@@ -104,6 +98,8 @@ type applier struct {
 	unpacked map[string]bool
 	// dirTimes holds directory times set once the archive is done.
 	dirTimes map[string]fileTimes
+	// buf is the file copy buffer, allocated on first use.
+	buf []byte
 }
 
 // markUnpacked records name and its ancestors as written by this layer.
@@ -112,101 +108,6 @@ func (a *applier) markUnpacked(name string) {
 		a.unpacked[name] = true
 		name, _ = splitName(name)
 	}
-}
-
-// openDir returns a readable handle on the directory dir (relative to
-// root, "" for root), resolved inside root. With create, missing
-// directories are created with mode 0755 the way mkdir -p would.
-func (a *applier) openDir(dir string, create bool) (*os.File, error) {
-	if dir == "" {
-		fd, err := unix.Openat(int(a.root.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("opening layer root: %w", err)
-		}
-		return os.NewFile(uintptr(fd), "."), nil
-	}
-	if create {
-		h, err := pathrs.MkdirAllHandle(a.root, dir, 0o755)
-		if errors.Is(err, unix.ENOTDIR) {
-			h, err = a.mkdirThroughDangling(dir, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating directory %s: %w", dir, err)
-		}
-		return h, nil
-	}
-	h, err := pathrs.OpenatInRoot(a.root, dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening directory %s: %w", dir, err)
-	}
-	defer h.Close()
-	fd, err := unix.Openat(int(h.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening directory %s: %w", dir, err)
-	}
-	return os.NewFile(uintptr(fd), dir), nil
-}
-
-// mkdirThroughDangling retries creating dir after MkdirAllHandle refused
-// to create the missing target of a symlink on the way (err). Extractors
-// such as containerd's create that target, and layers rely on it (a
-// "var/run -> /run" link in one layer, "var/run/x" in the next), so the
-// path is resolved inside root lexically and created as resolved. The
-// resolution only picks the path; MkdirAllHandle still enforces
-// containment.
-func (a *applier) mkdirThroughDangling(dir string, err error) (*os.File, error) {
-	rootPath := "/proc/self/fd/" + strconv.Itoa(int(a.root.Fd()))
-	full, jerr := securejoin.SecureJoin(rootPath, dir)
-	if jerr != nil {
-		return nil, err
-	}
-	resolved, rerr := filepath.Rel(rootPath, full)
-	if rerr != nil || resolved == dir || resolved == "." || strings.HasPrefix(resolved, "../") {
-		return nil, err
-	}
-	return pathrs.MkdirAllHandle(a.root, resolved, 0o755)
-}
-
-// finishDirs sets the times of every directory the archive described.
-// Names are looked up again because later entries may have replaced a
-// directory; anything that is no longer a directory is left alone.
-func (a *applier) finishDirs() error {
-	names := make([]string, 0, len(a.dirTimes))
-	for n := range a.dirTimes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		dir, base := splitName(name)
-		parent, err := a.openDir(dir, false)
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		err = setDirTimes(int(parent.Fd()), base, a.dirTimes[name])
-		if cerr := parent.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("setting times of %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// setDirTimes sets the times of base in dirfd if it is still a directory.
-func setDirTimes(dirfd int, base string, t fileTimes) error {
-	var st unix.Stat_t
-	err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if errors.Is(err, unix.ENOENT) || (err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return unix.UtimesNanoAt(dirfd, base, t[:], unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // countReader counts bytes read and stops reading once ctx is done, so a

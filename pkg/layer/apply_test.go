@@ -22,6 +22,7 @@ func applyBytes(t testing.TB, root string, data []byte, o ApplyOptions) (int64, 
 }
 
 func TestApplyRoundTrip(t *testing.T) {
+	requireRoot(t)
 	src := t.TempDir()
 	buildTree(t, src, false, time.Now())
 	tarData := writeTarBytes(t, src, walkChanges(src), TarOptions{})
@@ -244,6 +245,7 @@ func breakoutCases() []breakoutCase {
 }
 
 func TestApplyBreakouts(t *testing.T) {
+	requireRoot(t)
 	for _, mode := range []WhiteoutFormat{WhiteoutOCI, WhiteoutOverlay} {
 		for _, tc := range breakoutCases() {
 			t.Run(map[WhiteoutFormat]string{WhiteoutOCI: "oci", WhiteoutOverlay: "overlay"}[mode]+"/"+tc.name, func(t *testing.T) {
@@ -326,6 +328,7 @@ func ociUpper(t testing.TB) []byte {
 }
 
 func TestApplyWhiteoutsOCI(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	if _, err := applyBytes(t, root, ociLower(t), ApplyOptions{}); err != nil {
 		t.Fatal(err)
@@ -362,6 +365,7 @@ func TestApplyWhiteoutsOCI(t *testing.T) {
 }
 
 func TestApplyWhiteoutsOverlay(t *testing.T) {
+	requireRoot(t)
 	base := t.TempDir()
 	lower, upper := filepath.Join(base, "lower"), filepath.Join(base, "upper")
 	if _, err := applyBytes(t, lower, ociLower(t), ApplyOptions{Whiteouts: WhiteoutOverlay}); err != nil {
@@ -431,6 +435,7 @@ func TestApplyWhiteoutsOverlay(t *testing.T) {
 }
 
 func TestApplyReplace(t *testing.T) {
+	requireRoot(t)
 	tests := []struct {
 		name    string
 		entries []tartest.Entry
@@ -507,6 +512,15 @@ func TestApplyReplace(t *testing.T) {
 			}
 		},
 	}, {
+		name:    "mtime past year 2262 survives",
+		entries: []tartest.Entry{tartest.File("f", "x").WithModTime(time.Date(2400, 1, 2, 3, 4, 5, 0, time.UTC))},
+		check: func(t *testing.T, root string) {
+			fi, err := os.Lstat(filepath.Join(root, "f"))
+			if err != nil || fi.ModTime().Year() != 2400 {
+				t.Errorf("mtime %v, %v", fi.ModTime(), err)
+			}
+		},
+	}, {
 		name:    "missing parents are created",
 		entries: []tartest.Entry{tartest.File("x/y/z", "z")},
 		check: func(t *testing.T, root string) {
@@ -546,6 +560,7 @@ func wantMode(p string, mode os.FileMode) func(*testing.T, string) {
 }
 
 func TestApplyMetadata(t *testing.T) {
+	requireRoot(t)
 	mtime := time.Unix(1_500_000_000, 0)
 	data := tartest.Build(t,
 		tartest.Dir("d").WithMode(0o1777).WithModTime(mtime),
@@ -598,6 +613,7 @@ func TestApplyMetadata(t *testing.T) {
 }
 
 func TestApplyErrors(t *testing.T) {
+	requireRoot(t)
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	good := tartest.Build(t, tartest.File("f", "x"))
@@ -654,6 +670,7 @@ func itoaOctal(n int) string {
 }
 
 func TestApplyDirectoryTimesSetLast(t *testing.T) {
+	requireRoot(t)
 	old := time.Unix(1_000_000, 0)
 	data := tartest.Build(t,
 		tartest.Dir("d").WithModTime(old),
@@ -670,5 +687,27 @@ func TestApplyDirectoryTimesSetLast(t *testing.T) {
 		if err != nil || !fi.ModTime().Equal(old) {
 			t.Errorf("%s mtime %v, want %v", p, fi.ModTime(), old)
 		}
+	}
+}
+
+func TestApplyZeroRunsBecomeHoles(t *testing.T) {
+	requireRoot(t)
+	zeros := strings.Repeat("\x00", 1<<20)
+	mixed := strings.Repeat("\x00", 10_000) + "x" + strings.Repeat("\x00", 3*sparseBlock) + "middle" +
+		strings.Repeat("y", 200_000) + strings.Repeat("\x00", 5000) + "tail" + strings.Repeat("\x00", 77)
+	root := t.TempDir()
+	data := tartest.Build(t, tartest.File("zeros", zeros), tartest.File("mixed", mixed), tartest.File("empty", ""))
+	if _, err := applyBytes(t, root, data, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wantContent("zeros", zeros)(t, root)
+	wantContent("mixed", mixed)(t, root)
+	wantContent("empty", "")(t, root)
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(root, "zeros"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 1<<20 || st.Blocks != 0 {
+		t.Errorf("all-zero file: size %d, %d blocks allocated; want a hole", st.Size, st.Blocks)
 	}
 }

@@ -2,18 +2,20 @@ package layer
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // entry applies one archive entry.
-func (a *applier) entry(hdr *tar.Header, body io.Reader) error {
+func (a *applier) entry(ctx context.Context, hdr *tar.Header, body io.Reader) error {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -21,7 +23,7 @@ func (a *applier) entry(hdr *tar.Header, body io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeXGlobalHeader:
 		return nil
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
 		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
 		return fmt.Errorf("extracting %s: unsupported entry type %q", hdr.Name, hdr.Typeflag)
@@ -38,7 +40,7 @@ func (a *applier) entry(hdr *tar.Header, body io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
 	}
-	err = a.create(parent, name, base, hdr, body)
+	err = a.create(ctx, parent, name, base, hdr, body)
 	if cerr := parent.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("extracting %s: %w", hdr.Name, cerr)
 	}
@@ -50,7 +52,7 @@ func (a *applier) entry(hdr *tar.Header, body io.Reader) error {
 }
 
 // create makes the entry base in parent and restores its metadata.
-func (a *applier) create(parent *os.File, name, base string, hdr *tar.Header, body io.Reader) error {
+func (a *applier) create(ctx context.Context, parent *os.File, name, base string, hdr *tar.Header, body io.Reader) error {
 	pfd := int(parent.Fd())
 	if hdr.Typeflag == tar.TypeLink {
 		return a.link(pfd, name, base, hdr)
@@ -65,8 +67,8 @@ func (a *applier) create(parent *os.File, name, base string, hdr *tar.Header, bo
 		if !merged {
 			err = unix.Mkdirat(pfd, base, 0o700)
 		}
-	case tar.TypeReg, tar.TypeRegA:
-		err = writeFile(pfd, base, body)
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		err = writeFile(ctx, pfd, base, body, a.copyBuf())
 	case tar.TypeSymlink:
 		err = unix.Symlinkat(hdr.Linkname, pfd, base)
 	case tar.TypeChar:
@@ -82,9 +84,9 @@ func (a *applier) create(parent *os.File, name, base string, hdr *tar.Header, bo
 	if err := a.restore(pfd, base, hdr, perm); err != nil {
 		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
 	}
-	times := fileTimes{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	times := fileTimes{timespec(hdr.ModTime), timespec(hdr.ModTime)}
 	if !hdr.AccessTime.IsZero() {
-		times[0] = unix.NsecToTimespec(hdr.AccessTime.UnixNano())
+		times[0] = timespec(hdr.AccessTime)
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		a.dirTimes[name] = times
@@ -95,6 +97,12 @@ func (a *applier) create(parent *os.File, name, base string, hdr *tar.Header, bo
 		return fmt.Errorf("extracting %s: setting times: %w", hdr.Name, err)
 	}
 	return nil
+}
+
+// timespec converts t without going through nanoseconds since the epoch,
+// which overflow for the far-off times an archive may claim.
+func timespec(t time.Time) unix.Timespec {
+	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
 }
 
 // devNumber packs the header's device numbers for mknod.
@@ -120,18 +128,107 @@ func makeRoom(dirfd int, base string, dir bool) (merged bool, err error) {
 }
 
 // writeFile creates base in dirfd (which must not exist) with the content
-// of body.
-func writeFile(dirfd int, base string, body io.Reader) error {
+// of body. Runs of zero blocks become holes: sparse archive members (and
+// zero-filled files) then cost no disk space, so a small archive cannot
+// fill the disk with a huge sparse file.
+func writeFile(ctx context.Context, dirfd int, base string, body io.Reader, buf []byte) error {
 	fd, err := unix.Openat(dirfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
 	}
 	f := os.NewFile(uintptr(fd), base)
-	if _, err := io.Copy(f, body); err != nil {
+	if err := copySparse(ctx, f, body, buf); err != nil {
 		_ = f.Close() // the copy error matters more
 		return err
 	}
 	return f.Close()
+}
+
+// copyBuf returns the buffer file content is copied through, shared by
+// all entries of one Apply.
+func (a *applier) copyBuf() []byte {
+	if a.buf == nil {
+		a.buf = make([]byte, 32*sparseBlock)
+	}
+	return a.buf
+}
+
+// sparseBlock is the unit copySparse checks for zeros; it matches common
+// filesystem block sizes.
+const sparseBlock = 4096
+
+// copySparse copies r to f through buf, seeking over zero blocks instead
+// of writing them, and sets f's final size.
+func copySparse(ctx context.Context, f *os.File, r io.Reader, buf []byte) error {
+	var size int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := fill(r, buf)
+		if err := writeRuns(f, buf[:n], size); err != nil {
+			return err
+		}
+		size += int64(n)
+		if errors.Is(rerr, io.EOF) {
+			return f.Truncate(size)
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// writeRuns writes the non-zero blocks of buf at offset base of f, each
+// run of them with one call.
+func writeRuns(f *os.File, buf []byte, base int64) error {
+	start := -1
+	for off := 0; off < len(buf); off += sparseBlock {
+		end := min(off+sparseBlock, len(buf))
+		if !isZero(buf[off:end]) {
+			if start < 0 {
+				start = off
+			}
+			continue
+		}
+		if start >= 0 {
+			if _, err := f.WriteAt(buf[start:off], base+int64(start)); err != nil {
+				return err
+			}
+			start = -1
+		}
+	}
+	if start >= 0 {
+		if _, err := f.WriteAt(buf[start:], base+int64(start)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// keeps io.EOF and io.ErrUnexpectedEOF apart, so a truncated archive is
+// not taken for the end of a file.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// isZero reports whether b holds only zero bytes.
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // link creates the hard link base in dirfd to the entry the header names.

@@ -75,6 +75,7 @@ func TestDecompress(t *testing.T) {
 }
 
 func TestApplyCompressedFormats(t *testing.T) {
+	requireRoot(t)
 	tarData := tartest.Build(t, tartest.File("hello.txt", "hello from xz\n"))
 	bz, err := os.ReadFile("testdata/hello.tar.bz2") // written by Python's tarfile and bz2
 	if err != nil {

@@ -243,3 +243,12 @@ func capabilityXattr() string {
 	b[5] = 0x04 // permitted low word: 1<<10
 	return string(b)
 }
+
+// requireRoot skips tests that create devices, set trusted xattrs or
+// restore foreign owners, all of which need root.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}

@@ -113,6 +113,7 @@ func buildTree(t testing.TB, root string, reverse bool, atime time.Time) {
 }
 
 func TestWriteTarEntries(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	buildTree(t, root, false, time.Now())
 	data := writeTarBytes(t, root, walkChanges(root), TarOptions{})
@@ -185,6 +186,7 @@ func TestWriteTarEntries(t *testing.T) {
 }
 
 func TestWriteTarWhiteoutsAndParents(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "keep/sub"), 0o750); err != nil {
 		t.Fatal(err)
@@ -221,6 +223,7 @@ func TestWriteTarWhiteoutsAndParents(t *testing.T) {
 }
 
 func TestWriteTarDeterministic(t *testing.T) {
+	requireRoot(t)
 	a, b := t.TempDir(), t.TempDir()
 	buildTree(t, a, false, time.Unix(1, 0))
 	buildTree(t, b, true, time.Unix(2_000_000_000, 5))
@@ -241,6 +244,7 @@ func TestWriteTarDeterministic(t *testing.T) {
 }
 
 func TestWriteTarSourceDateEpoch(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	buildTree(t, root, false, time.Now())
 	epoch := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -253,6 +257,7 @@ func TestWriteTarSourceDateEpoch(t *testing.T) {
 }
 
 func TestWriteTarErrors(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	if err := os.Symlink("/etc", filepath.Join(root, "evil")); err != nil {
 		t.Fatal(err)
@@ -305,6 +310,7 @@ func (c *closeRecorder) Close() error {
 }
 
 func TestWriteTarLeavesWriterOpen(t *testing.T) {
+	requireRoot(t)
 	root := t.TempDir()
 	mustWrite(t, filepath.Join(root, "f"), "x", 0o644)
 	w := &closeRecorder{}

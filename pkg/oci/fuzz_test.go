@@ -54,25 +54,32 @@ func FuzzReadLayout(f *testing.F) {
 	f.Add(nested, nested, "")
 	f.Add([]byte(`{"manifests":null}`), []byte(`{}`), "x")
 
-	f.Fuzz(func(t *testing.T, indexJSON, manifestJSON []byte, ref string) {
-		dir := filepath.Join(t.TempDir(), "layout")
-		blobDir := filepath.Join(dir, "blobs/sha256")
-		if err := os.MkdirAll(blobDir, 0o755); err != nil {
-			t.Fatal(err)
+	// One layout and one store per worker, reset between inputs: creating
+	// them afresh for every input costs more than the read being tested.
+	dir := filepath.Join(f.TempDir(), "layout")
+	blobDir := filepath.Join(dir, "blobs/sha256")
+	if err := os.MkdirAll(blobDir, 0o755); err != nil {
+		f.Fatal(err)
+	}
+	fixtureBlobs := map[string]bool{}
+	for _, b := range blobs {
+		fixtureBlobs[b.Name()] = true
+		if err := os.Link(filepath.Join(fixture, "blobs/sha256", b.Name()), filepath.Join(blobDir, b.Name())); err != nil {
+			f.Fatal(err)
 		}
-		for _, b := range blobs {
-			if err := os.Link(filepath.Join(fixture, "blobs/sha256", b.Name()), filepath.Join(blobDir, b.Name())); err != nil {
-				t.Fatal(err)
-			}
-		}
-		extra := filepath.Join(blobDir, digest.FromBytes(manifestJSON).Encoded())
-		if _, err := os.Lstat(extra); os.IsNotExist(err) {
-			mustWrite(t, extra, string(manifestJSON))
-		}
-		mustWrite(t, filepath.Join(dir, "oci-layout"), `{"imageLayoutVersion":"1.0.0"}`)
-		mustWrite(t, filepath.Join(dir, "index.json"), string(indexJSON))
+	}
+	mustWrite(f, filepath.Join(dir, "oci-layout"), `{"imageLayoutVersion":"1.0.0"}`)
+	dst := newStore(f)
 
-		dst := newStore(t)
+	f.Fuzz(func(t *testing.T, indexJSON, manifestJSON []byte, ref string) {
+		extra := digest.FromBytes(manifestJSON).Encoded()
+		if !fixtureBlobs[extra] {
+			mustWrite(t, filepath.Join(blobDir, extra), string(manifestJSON))
+			defer mustRemove(t, filepath.Join(blobDir, extra))
+		}
+		mustWrite(t, filepath.Join(dir, "index.json"), string(indexJSON))
+		defer emptyDir(t, filepath.Join(dst.Root(), "blobs/sha256"))
+
 		got, err := ReadLayout(context.Background(), dir, ref, ocispec.Platform{}, dst)
 		if left := tmpEntries(t, dst); len(left) != 0 {
 			t.Fatalf("ingest files left behind: %v", left)
@@ -87,14 +94,22 @@ func FuzzReadLayout(f *testing.F) {
 			t.Fatalf("%d layers, %d diff IDs", len(got.Layers), len(got.Config.RootFS.DiffIDs))
 		}
 		for _, l := range got.Layers {
-			if !dst.Has(l.Digest) {
-				t.Fatalf("layer %s returned but not stored", l.Digest)
-			}
 			if size, err := dst.Size(l.Digest); err != nil || size != l.Size {
 				t.Fatalf("layer %s stored with size %d (%v), descriptor says %d", l.Digest, size, err, l.Size)
 			}
 		}
 	})
+}
+
+func emptyDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		mustRemove(t, filepath.Join(dir, e.Name()))
+	}
 }
 
 // FuzzParseImageName checks that normalization is stable: a parsed name

@@ -225,6 +225,19 @@ func TestReadLayoutErrors(t *testing.T) {
 			}
 			f.setIndex(t, named(d, "v1"))
 		}},
+		{name: "nested index listed many times", ref: digest.FromString("absent").String(), wantErr: ErrNotFound, setup: func(t *testing.T, f fixture) {
+			// Each listing must not re-read the nested index: 2000 reads of
+			// a 2000-entry index would take minutes.
+			entries := make([]ocispec.Descriptor, 2000)
+			for i := range entries {
+				entries[i] = f.manifest
+			}
+			nested := f.putJSON(t, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, Manifests: entries})
+			for i := range entries {
+				entries[i] = nested
+			}
+			f.setIndex(t, entries...)
+		}},
 		{name: "unsupported layer media type", ref: "v1", wantErr: ErrInvalid, setup: func(t *testing.T, f fixture) {
 			var m ocispec.Manifest
 			data, err := os.ReadFile(filepath.Join(f.dir, "blobs/sha256", f.manifest.Digest.Encoded()))
@@ -366,7 +379,7 @@ func TestReadLayoutDockerMediaTypes(t *testing.T) {
 	}
 }
 
-func mustRemove(t *testing.T, p string) {
+func mustRemove(t testing.TB, p string) {
 	t.Helper()
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
@@ -380,7 +393,7 @@ func mustRemoveAll(t *testing.T, p string) {
 	}
 }
 
-func mustWrite(t *testing.T, p, data string) {
+func mustWrite(t testing.TB, p, data string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 func (s *Step) reparse() (instructions.Command, error) {
 	// A linter without a Warn callback stays silent; a nil one would panic
 	// on `# check=` comments.
-	v, err := instructions.ParseInstructionWithLinter(s.node, linter.New(&linter.Config{}))
+	v, err := parseNode(s.node, linter.New(&linter.Config{}))
 	if err != nil {
 		return nil, locate(s.Loc.File, err, s.Loc)
 	}

@@ -129,7 +129,14 @@ func collectStages(g *Graph, ast *bkparser.Node, lint *linter.Linter) ([]metaArg
 	return metaArgs, nil
 }
 
-// parseNode converts one AST node into a typed instruction.
-func parseNode(node *bkparser.Node, lint *linter.Linter) (any, error) {
+// parseNode converts one AST node into a typed instruction. BuildKit's
+// instruction parsers index into their arguments freely; a panic there on
+// hostile input becomes an error on that line instead of a crash.
+func parseNode(node *bkparser.Node, lint *linter.Linter) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("parsing %s: internal parser error: %v", strings.ToUpper(node.Value), r)
+		}
+	}()
 	return instructions.ParseInstructionWithLinter(node, lint)
 }

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fuzzLayers is a small image with a whiteout, an opaque dir, a symlinked
-// dir and a hard-linked pair.
+// fuzzLayers is a small image with whiteouts, opaque dirs, a dir replaced
+// by a file, a symlinked dir and a hard-linked pair.
 func fuzzLayers() [][]ent {
 	return [][]ent{
 		{
@@ -29,6 +29,11 @@ func fuzzLayers() [][]ent {
 			d("e"), f("e/z", "z"),
 			l("s", "a"),
 		},
+		{
+			d("a"), opq("a/d"), f("a/d/w", "w"),
+			d("e"), wh("e/y"), f("e/z", "zz"),
+			f("b", "b is a file now"), d("b2"), f("b2/k", "k"),
+		},
 	}
 }
 
@@ -37,6 +42,7 @@ func fuzzLayers() [][]ent {
 var fuzzPaths = []string{
 	"a", "a/f", "a/g", "a/d", "a/d/x", "a/n", "b", "b/h", "b/k", "b/l",
 	"c", "c2", "e", "e/y", "e/z", "n", "n/m", "s", "s/f", "s/q",
+	"a/d/w", "b2", "b2/k", "b/y",
 }
 
 var fuzzTargets = []string{"a", "h", "missing", "f", "d/x"}
@@ -74,6 +80,12 @@ func (o fuzzOp) apply(root string) error {
 	case 3:
 		return os.Remove(p1)
 	case 4:
+		// os.RemoveAll opens the parent, which blocks on a fifo.
+		if fi, err := os.Stat(filepath.Dir(p1)); err != nil {
+			return err
+		} else if !fi.IsDir() {
+			return unix.ENOTDIR
+		}
 		return os.RemoveAll(p1)
 	case 5:
 		return unix.Chmod(p1, fuzzModes[arg%len(fuzzModes)])
@@ -113,7 +125,8 @@ func (o fuzzOp) apply(root string) error {
 }
 
 func writeFile(p string, flag int, data string) (err error) {
-	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|unix.O_NOFOLLOW|flag, 0o644)
+	// O_NONBLOCK: opening a fifo for writing must fail, not wait.
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK|flag, 0o644)
 	if err != nil {
 		return err
 	}

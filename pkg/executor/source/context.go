@@ -107,10 +107,29 @@ func (c *Context) Excluded(p string) bool {
 	return err == nil && m
 }
 
-// Traversable reports whether an excluded directory may still hold
-// included entries because of "!" exception patterns.
-func (c *Context) Traversable(p string) bool {
-	return c.pm.Exclusions()
+// visible reports whether p is part of the context as docker sends it: not
+// excluded, or an excluded directory that "!" patterns re-include
+// something below.
+func (c *Context) visible(p string, isDir bool) bool {
+	if !c.Excluded(p) {
+		return true
+	}
+	return isDir && c.pm.Exclusions() && c.hasIncluded(p)
+}
+
+// hasIncluded reports whether the directory dir holds a visible entry.
+func (c *Context) hasIncluded(dir string) bool {
+	ents, err := os.ReadDir(c.host(dir))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		p := path.Join(clean(dir), e.Name())
+		if !c.Excluded(p) || (e.IsDir() && c.hasIncluded(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Context) host(p string) string {
@@ -119,14 +138,17 @@ func (c *Context) host(p string) string {
 
 // Lstat stats p without following a final symlink.
 func (c *Context) Lstat(p string) (fs.FileInfo, error) {
-	if c.Excluded(p) {
+	fi, err := os.Lstat(c.host(p))
+	if err != nil {
+		return nil, err
+	}
+	if !c.visible(p, fi.IsDir()) {
 		return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
 	}
-	return os.Lstat(c.host(p))
+	return fi, nil
 }
 
-// ReadDir lists p, sorted by name. Excluded entries are left out unless
-// exception patterns could re-include something beneath them.
+// ReadDir lists the visible entries of p, sorted by name.
 func (c *Context) ReadDir(p string) ([]fs.DirEntry, error) {
 	ents, err := os.ReadDir(c.host(p))
 	if err != nil {
@@ -135,7 +157,7 @@ func (c *Context) ReadDir(p string) ([]fs.DirEntry, error) {
 	out := ents[:0]
 	for _, e := range ents {
 		child := path.Join(clean(p), e.Name())
-		if c.Excluded(child) && !(e.IsDir() && c.Traversable(child)) {
+		if !c.visible(child, e.IsDir()) {
 			continue
 		}
 		out = append(out, e)

@@ -48,14 +48,7 @@ func Glob(fsys FS, pattern string) ([]string, error) {
 				if !ok {
 					continue
 				}
-				p := path.Join(dir, e.Name())
-				// An excluded directory is listed only so that its
-				// re-included children can be reached; it does not
-				// match a wildcard of its own.
-				if c, isCtx := fsys.(*Context); isCtx && c.Excluded(p) {
-					continue
-				}
-				next = append(next, p)
+				next = append(next, path.Join(dir, e.Name()))
 			}
 		}
 		matches = next

@@ -1,0 +1,93 @@
+package executor_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ocibuilder/builder/internal/testutil"
+	"github.com/ocibuilder/builder/pkg/executor"
+)
+
+// multiStage has two stages that cannot be built and two that can.
+const multiStage = `FROM scratch AS broken
+COPY missing /x
+FROM scratch AS good
+COPY a.txt /a
+ENV GOOD=1
+FROM good AS final
+RUN false
+FROM good AS child
+COPY b.txt /b
+FROM broken AS last
+`
+
+func TestTarget(t *testing.T) {
+	ctxEntries := []testutil.Entry{file("a.txt", "A"), file("b.txt", "B")}
+	t.Run("only the stages the target needs are built", func(t *testing.T) {
+		for _, target := range []string{"good", "child"} {
+			r := build(t, spec{dockerfile: multiStage, target: target, context: ctxEntries})
+			r.wantFile(t, "/a", "A")
+			if got := r.exists("/b"); got != (target == "child") {
+				t.Errorf("target %s: /b exists = %v", target, got)
+			}
+			if !slices.Contains(r.img.Config.Config.Env, "GOOD=1") {
+				t.Errorf("target %s: Env %q lacks GOOD=1", target, r.img.Config.Config.Env)
+			}
+		}
+	})
+	t.Run("a failing target", func(t *testing.T) {
+		err, pe := buildErr(t, spec{dockerfile: multiStage, target: "final", context: ctxEntries})
+		if !errors.Is(err, executor.ErrRunUnsupported) {
+			t.Errorf("error %v does not wrap ErrRunUnsupported", err)
+		}
+		if pe.Loc.Line != 7 {
+			t.Errorf("error %v is at line %d, want 7", err, pe.Loc.Line)
+		}
+	})
+	t.Run("the last stage by default", func(t *testing.T) {
+		err, pe := buildErr(t, spec{dockerfile: multiStage, context: ctxEntries})
+		if pe.Loc.Line != 2 {
+			t.Errorf("error %v is at line %d, want 2 (the broken stage last depends on)", err, pe.Loc.Line)
+		}
+	})
+}
+
+func TestFromEarlierStage(t *testing.T) {
+	base := testutil.BaseLayout(t)
+	r := build(t, spec{
+		dockerfile: `FROM base AS one
+ENV ONE=1
+COPY a.txt /a
+FROM one AS two
+COPY b.txt /b
+FROM one AS three
+COPY --from=two /b /from-two
+LABEL three=3
+`,
+		base:    base,
+		context: []testutil.Entry{file("a.txt", "A"), file("b.txt", "B")},
+	})
+	r.wantFile(t, "/a", "A")
+	r.wantFile(t, "/from-two", "B")
+	if r.exists("/b") {
+		t.Error("stage three holds /b, which only its sibling two added")
+	}
+	if !r.exists("/etc/passwd") {
+		t.Error("stage three lost the base image's files")
+	}
+	if !slices.Contains(r.img.Config.Config.Env, "ONE=1") {
+		t.Errorf("Env %q lacks ONE=1 of the parent stage", r.img.Config.Config.Env)
+	}
+	if n := len(r.img.Layers); n != 3 {
+		t.Errorf("image has %d layers, want 3 (base, one, three)", n)
+	}
+	var by []string
+	for _, h := range r.img.Config.History {
+		by = append(by, h.CreatedBy)
+	}
+	want := []string{"test base", "ENV ONE=1", "COPY a.txt /a", "COPY --from=two /b /from-two", "LABEL three=3"}
+	if !slices.Equal(by, want) {
+		t.Errorf("history %q, want %q", by, want)
+	}
+}
