@@ -86,9 +86,15 @@ func TestBadInput(t *testing.T) {
 			want:  []string{"Dockerfile:2", "escaped.txt"},
 		},
 		{
-			name:  "RUN without a sandbox",
+			name:  "RUN on an image without a shell",
 			files: map[string]string{"Dockerfile": "FROM scratch\nRUN echo hi\n"},
-			want:  []string{"Dockerfile:2", "RUN"},
+			want:  []string{"Dockerfile:2", "/bin/sh"},
+		},
+		{
+			name:  "failing RUN",
+			files: map[string]string{"Dockerfile": "FROM busybox\nRUN echo one; echo two >&2; exit 3\n"},
+			args:  []string{"--build-context", "busybox=oci-layout://" + s.busybox + ":latest"},
+			want:  []string{"Dockerfile:2", "exit code 3", "echo one; echo two", "two"},
 		},
 		{
 			name:  "bad output",

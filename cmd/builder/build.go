@@ -34,6 +34,8 @@ type buildFlags struct {
 	root          string
 	quiet         bool
 	compression   string
+	network       string
+	snapshotter   string
 }
 
 func newBuildCommand() *cobra.Command {
@@ -70,6 +72,8 @@ dest=- writes a tar archive to standard output.`,
 	fl.StringVar(&f.root, "root", defaultRoot(), "state directory (blob store, extracted layers)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
+	fl.StringVar(&f.network, "network", "default", "network of RUN steps: default (the host's), host or none")
+	fl.StringVar(&f.snapshotter, "snapshotter", "auto", "how RUN steps get a writable root: auto, overlay or copy")
 	return cmd
 }
 
@@ -114,6 +118,18 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 	if err != nil {
 		return err
 	}
+	network, err := executor.ParseNetworkMode(f.network)
+	if err != nil {
+		return fmt.Errorf("--network: %w", err)
+	}
+	snap := executor.Snapshotter(f.snapshotter)
+	switch snap {
+	case "auto":
+		snap = executor.SnapshotterAuto
+	case executor.SnapshotterOverlay, executor.SnapshotterCopy:
+	default:
+		return fmt.Errorf("--snapshotter %q: want auto, overlay or copy", f.snapshotter)
+	}
 	dockerfile, data, err := readDockerfile(cmd.InOrStdin(), contextDir, f.file)
 	if err != nil {
 		return err
@@ -125,6 +141,8 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 		NamedContexts: named,
 		Labels:        labels,
 		Compression:   layer.EncodeOptions{Compression: compression},
+		Network:       network,
+		Snapshotter:   snap,
 	}
 	if f.platform != "" {
 		p, err := executor.ParsePlatform(f.platform)

@@ -12,10 +12,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	// In a RUN step's sandbox process this runs the step and never
+	// returns.
+	sandbox.Init()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // copyRequest is a COPY or ADD after word expansion.
@@ -187,7 +186,7 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 	if err := cp.finish(); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayer(ctx, ss, upper, cp.changes())
+	changed, err := b.commitLayer(ctx, ss, upper, cp.changes(), true)
 	committed = changed
 	return changed, err
 }
@@ -376,47 +375,9 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 	if err := cp.finish(); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayer(ctx, ss, upper, cp.changes())
+	changed, err := b.commitLayer(ctx, ss, upper, cp.changes(), true)
 	committed = changed
 	return changed, err
-}
-
-// commitLayer writes the changes a step made in upper as a layer into the
-// store, in one streaming pass, and makes upper the stage's new top
-// directory. No change adds no layer.
-func (b *builder) commitLayer(ctx context.Context, ss *stageState, upper string, changes layer.Changes) (bool, error) {
-	n := 0
-	counted := func(ctx context.Context, fn layer.ChangeFunc) error {
-		return changes(ctx, func(k layer.ChangeKind, p string, fi fs.FileInfo) error {
-			n++
-			return fn(k, p, fi)
-		})
-	}
-	w, err := b.state.store.Writer(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer w.Close()
-	desc, err := layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
-		return layer.WriteTar(ctx, tw, upper, counted, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
-	})
-	if err != nil {
-		return false, fmt.Errorf("writing layer: %w", err)
-	}
-	if n == 0 {
-		return false, nil
-	}
-	if _, _, err := w.Commit(desc.Digest); err != nil {
-		return false, fmt.Errorf("storing layer: %w", err)
-	}
-	dir, err := b.state.commitDir(upper, desc.DiffID)
-	if err != nil {
-		return false, err
-	}
-	ss.layers = append(ss.layers, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
-	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, desc.DiffID)
-	ss.dirs = append(ss.dirs, dir)
-	return true, nil
 }
 
 // parseChmod parses an octal --chmod value.

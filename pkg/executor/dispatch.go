@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -15,12 +16,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// ErrRunUnsupported is returned for RUN steps when the build has no
-// sandbox to run them in.
-var ErrRunUnsupported = errors.New("RUN is not supported by this executor")
-
 // dispatch applies one step to the stage.
-func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Step) error {
+func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Step, log io.Writer) error {
 	// ARG is expanded per argument, in order: each default sees the ones
 	// declared before it.
 	if arg, ok := step.Cmd.(*instructions.ArgCommand); ok {
@@ -118,7 +115,11 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 		}
 		emptyLayer = !changed
 	case *instructions.RunCommand:
-		return ErrRunUnsupported
+		changed, err := b.runStep(ctx, ss, step, c, log)
+		if err != nil {
+			return err
+		}
+		emptyLayer = !changed
 	default:
 		return fmt.Errorf("unsupported instruction %s", cmd.Name())
 	}

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocibuilder/builder/pkg/executor/source"
@@ -46,6 +48,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Progress receives events; nil discards them.
 	Progress Progress
+	// Network is the network of RUN steps without --network; the zero
+	// value is the host's network.
+	Network NetworkMode
+	// Snapshotter selects how RUN steps get a writable root; the zero
+	// value picks overlayfs when it can be mounted.
+	Snapshotter Snapshotter
 }
 
 // Build runs the stages the graph's target needs and returns the target
@@ -102,6 +110,11 @@ type builder struct {
 	context *source.Context
 	done    map[*parser.Stage]*stageState
 	nextID  int
+
+	snapOnce sync.Once
+	snapKind Snapshotter
+	snapWhy  error // why overlayfs is not used, for the progress output
+	snapErr  error
 }
 
 // created is the timestamp of new config and history entries.
@@ -112,13 +125,14 @@ func (b *builder) created() time.Time {
 	return time.Now().UTC()
 }
 
-// run reports a step to the progress sink around fn.
-func (b *builder) run(name string, loc parser.Location, fn func() error) error {
+// run reports a step to the progress sink around fn; what fn writes to
+// log goes out as the step's output.
+func (b *builder) run(name string, loc parser.Location, fn func(log io.Writer) error) error {
 	b.nextID++
 	id := b.nextID
 	start := time.Now()
 	b.opts.Progress.Event(Event{Kind: StepStarted, ID: id, Name: name, Loc: loc})
-	err := fn()
+	err := fn(stepLog{p: b.opts.Progress, id: id, name: name})
 	ev := Event{Kind: StepDone, ID: id, Name: name, Loc: loc, Duration: time.Since(start)}
 	if err != nil {
 		ev.Kind, ev.Err = StepFailed, err
@@ -127,10 +141,23 @@ func (b *builder) run(name string, loc parser.Location, fn func() error) error {
 	return err
 }
 
+// stepLog sends a step's output to the progress sink.
+type stepLog struct {
+	p    Progress
+	id   int
+	name string
+}
+
+func (l stepLog) Write(data []byte) (int, error) {
+	l.p.Event(Event{Kind: StepLog, ID: l.id, Name: l.name, Data: append([]byte(nil), data...)})
+	return len(data), nil
+}
+
 // stepError locates err at a Dockerfile step unless it already is.
 func stepError(loc parser.Location, err error) error {
 	var pe *parser.Error
-	if errors.As(err, &pe) || errors.Is(err, context.Canceled) {
+	var se *StepError
+	if errors.As(err, &pe) || errors.As(err, &se) || errors.Is(err, context.Canceled) {
 		return err
 	}
 	return &parser.Error{Loc: loc, Err: err}
@@ -147,7 +174,7 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	label := stageLabel(s)
 	var ss *stageState
 	fromName := fmt.Sprintf("[%s] FROM %s", label, fromText(s))
-	err := b.run(fromName, s.Loc, func() error {
+	err := b.run(fromName, s.Loc, func(io.Writer) error {
 		var err error
 		ss, err = b.resolveBase(ctx, s)
 		return err
@@ -157,7 +184,7 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	}
 	for i, step := range s.Steps {
 		name := fmt.Sprintf("[%s %d/%d] %s", label, i+1, len(s.Steps), oneLine(step.Text))
-		err := b.run(name, step.Loc, func() error { return b.dispatch(ctx, ss, step) })
+		err := b.run(name, step.Loc, func(log io.Writer) error { return b.dispatch(ctx, ss, step, log) })
 		if err != nil {
 			return nil, stepError(step.Loc, err)
 		}

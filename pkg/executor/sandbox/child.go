@@ -1,0 +1,136 @@
+package sandbox
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit statuses of the child when it cannot exec the command; the parent
+// reads the report rather than these, so they only matter to someone
+// watching the process.
+const (
+	exitSetupFailed = 125
+	exitExecFailed  = 127
+)
+
+// childMain runs in the re-executed process, inside the new namespaces: it
+// reads the spec, builds the sandbox and execs the command. It returns only
+// on failure, with the status to exit with.
+func childMain() int {
+	specFile := os.NewFile(specFD, "sandbox-spec")
+	reports := os.NewFile(reportFD, "sandbox-report")
+	if specFile == nil || reports == nil {
+		fmt.Fprintln(os.Stderr, "sandbox: child started without its pipes")
+		return exitSetupFailed
+	}
+	enc := gob.NewEncoder(reports)
+	fail := func(stubs []string, err error) int {
+		var se *SetupError
+		rep := report{Stubs: stubs, Err: err.Error()}
+		if errors.As(err, &se) {
+			rep.Err, rep.Exec = se.Msg, se.Exec
+		}
+		if encErr := enc.Encode(&rep); encErr != nil {
+			fmt.Fprintf(os.Stderr, "sandbox: %v (reporting it: %v)\n", err, encErr)
+		}
+		if rep.Exec {
+			return exitExecFailed
+		}
+		return exitSetupFailed
+	}
+	// The report pipe must vanish with a successful exec.
+	unix.CloseOnExec(reportFD)
+
+	var spec Spec
+	decErr := gob.NewDecoder(specFile).Decode(&spec)
+	if err := errors.Join(decErr, specFile.Close()); err != nil {
+		return fail(nil, fmt.Errorf("reading spec: %w", err))
+	}
+
+	st := &stubs{}
+	path, err := setupSandbox(&spec, st)
+	if err != nil {
+		return fail(st.list, err)
+	}
+	if err := enc.Encode(&report{Stubs: st.list, Ready: true}); err != nil {
+		return fail(st.list, fmt.Errorf("reporting readiness: %w", err))
+	}
+	err = unix.Exec(path, spec.Args, spec.Env)
+	return fail(st.list, &SetupError{Msg: fmt.Sprintf("executing %s: %v", spec.Args[0], err), Exec: true})
+}
+
+// setupSandbox builds the sandbox described by spec around the calling
+// process and returns the path of the command to exec. Each step depends on
+// the ones before it, in this order.
+func setupSandbox(spec *Spec, st *stubs) (string, error) {
+	// Mountpoints and device nodes get exactly the modes asked for.
+	unix.Umask(0)
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return "", fmt.Errorf("making / a recursive slave: %w", err)
+	}
+	root := filepath.Join(spec.StateDir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("creating root mountpoint: %w", err)
+	}
+	if err := mountRootfs(spec.Rootfs, root); err != nil {
+		return "", err
+	}
+	etc, err := writeEtcFiles(spec)
+	if err != nil {
+		return "", err
+	}
+	mp, err := makeMountpoints(root, st)
+	if err != nil {
+		return "", err
+	}
+	if err := mountProc(mp.proc); err != nil {
+		return "", err
+	}
+	if err := mountDev(mp.dev); err != nil {
+		return "", err
+	}
+	if err := writeDevFiles(mp.dev, spec.DevFiles); err != nil {
+		return "", err
+	}
+	if err := mountSys(mp.sys); err != nil {
+		return "", err
+	}
+	if err := maskPaths(mp); err != nil {
+		return "", err
+	}
+	if err := bindEtcFiles(etc, mp); err != nil {
+		return "", err
+	}
+	if err := pivotRoot(root); err != nil {
+		return "", err
+	}
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return "", fmt.Errorf("setting hostname: %w", err)
+	}
+	if spec.Network == NetworkNone {
+		if err := loopbackUp(); err != nil {
+			return "", err
+		}
+	}
+	if err := makeCwd(spec.Cwd, spec.UID, spec.GID); err != nil {
+		return "", err
+	}
+	if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
+		return "", err
+	}
+	if err := unix.Chdir(spec.Cwd); err != nil {
+		return "", fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
+	}
+	// The command gets the umask containers get.
+	unix.Umask(0o022)
+	path, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return "", &SetupError{Msg: err.Error(), Exec: true}
+	}
+	return path, nil
+}

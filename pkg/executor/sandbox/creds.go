@@ -1,0 +1,133 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultCaps is Docker's default capability set, as a bit mask
+// (0x00000000a80425fb).
+const defaultCaps uint64 = 1<<unix.CAP_CHOWN |
+	1<<unix.CAP_DAC_OVERRIDE |
+	1<<unix.CAP_FSETID |
+	1<<unix.CAP_FOWNER |
+	1<<unix.CAP_MKNOD |
+	1<<unix.CAP_NET_RAW |
+	1<<unix.CAP_SETGID |
+	1<<unix.CAP_SETUID |
+	1<<unix.CAP_SETFCAP |
+	1<<unix.CAP_SETPCAP |
+	1<<unix.CAP_NET_BIND_SERVICE |
+	1<<unix.CAP_SYS_CHROOT |
+	1<<unix.CAP_KILL |
+	1<<unix.CAP_AUDIT_WRITE
+
+// makeCwd creates the missing directories of cwd (already inside the new
+// root), owned by the step's user so it can work there.
+func makeCwd(cwd string, uid, gid uint32) error {
+	cur := "/"
+	for _, name := range strings.Split(strings.TrimPrefix(filepath.Clean(cwd), "/"), "/") {
+		if name == "" {
+			continue
+		}
+		cur = filepath.Join(cur, name)
+		fi, err := os.Stat(cur)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("creating working directory %s: %s is not a directory", cwd, cur)
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("creating working directory %s: %w", cwd, err)
+		}
+		if err := os.Mkdir(cur, 0o755); err != nil {
+			return fmt.Errorf("creating working directory %s: %w", cwd, err)
+		}
+		if err := os.Lchown(cur, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("creating working directory %s: %w", cwd, err)
+		}
+	}
+	return nil
+}
+
+// dropPrivileges switches to the step's user and groups and confines the
+// calling thread, which will exec the command, to Docker's default
+// capabilities with no_new_privs set. Capabilities are per thread; the
+// caller is locked to its thread.
+func dropPrivileges(uid, gid uint32, groups []uint32) error {
+	// Dropping from the bounding set needs CAP_SETPCAP, which a non-root
+	// user loses at setuid below.
+	if err := limitBoundingSet(defaultCaps); err != nil {
+		return err
+	}
+	gids := make([]int, len(groups))
+	for i, g := range groups {
+		gids[i] = int(g)
+	}
+	if err := unix.Setgroups(gids); err != nil {
+		return fmt.Errorf("setting supplementary groups: %w", err)
+	}
+	if err := unix.Setresgid(int(gid), int(gid), int(gid)); err != nil {
+		return fmt.Errorf("setting group %d: %w", gid, err)
+	}
+	if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
+		return fmt.Errorf("setting user %d: %w", uid, err)
+	}
+	// setuid away from 0 already emptied the effective and permitted sets;
+	// a non-root user also gets an empty inheritable set, as in Docker.
+	caps := defaultCaps
+	if uid != 0 {
+		caps = 0
+	}
+	if err := setCaps(caps); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clearing ambient capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// limitBoundingSet drops every capability outside keep from the bounding
+// set, up to the last one this kernel knows (PR_CAPBSET_READ fails past it).
+func limitBoundingSet(keep uint64) error {
+	for c := 0; c < 64; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil {
+			if errors.Is(err, unix.EINVAL) {
+				return nil
+			}
+			return fmt.Errorf("reading bounding capability %d: %w", c, err)
+		}
+		if keep&(1<<c) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("dropping bounding capability %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// setCaps sets the effective, permitted and inheritable sets to caps.
+func setCaps(caps uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := range data {
+		word := uint32(caps >> (32 * i))
+		data[i] = unix.CapUserData{Effective: word, Permitted: word, Inheritable: word}
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("setting capabilities: %w", err)
+	}
+	return nil
+}

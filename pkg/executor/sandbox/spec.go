@@ -1,0 +1,208 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Spec describes one command to run in a sandbox.
+type Spec struct {
+	// Rootfs is the filesystem the command sees as /.
+	Rootfs Rootfs
+	// Args is the command's argv. Args[0] is looked up in the PATH of Env
+	// inside the root filesystem when it has no slash (Docker's default PATH
+	// is searched when Env has none).
+	Args []string
+	// Env is the command's whole environment, as KEY=value strings.
+	Env []string
+	// Cwd is the working directory inside the root filesystem; missing
+	// directories are created with mode 0755, owned by UID and GID. Empty
+	// means "/".
+	Cwd string
+	// UID and GID are the user and primary group the command runs as.
+	UID, GID uint32
+	// Groups are the supplementary groups.
+	Groups []uint32
+	// Hostname is the sandbox's host name, also written to /etc/hostname.
+	// Empty means DefaultHostname.
+	Hostname string
+	// Hosts and ResolvConf are the contents of /etc/hosts and
+	// /etc/resolv.conf inside the sandbox. They are mounted from StateDir
+	// and never written into the root filesystem.
+	Hosts, ResolvConf []byte
+	// Network selects the network namespace.
+	Network Network
+	// StateDir is an existing, empty, private directory for mountpoints and
+	// generated files; the caller removes it after Run returns.
+	StateDir string
+	// DevFiles are executable files the command finds in /dev/pipes/ (a
+	// RUN heredoc with its own interpreter line runs from there). They
+	// live on the sandbox's /dev tmpfs, never in the root filesystem.
+	DevFiles map[string][]byte
+}
+
+// DefaultHostname is the host name of a sandbox whose Spec names none.
+const DefaultHostname = "sandbox"
+
+// defaultPath is searched for Args[0] when Env sets no PATH; it is the PATH
+// Docker gives containers.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Rootfs is the root filesystem of a sandbox: exactly one of Overlay and Dir
+// is set.
+type Rootfs struct {
+	// Overlay stacks read-only lower directories under a writable upper
+	// directory. The child mounts it inside its own mount namespace, so the
+	// mount never exists in the caller's namespace.
+	Overlay *Overlay
+	// Dir is a plain directory used as the root (recursively bind-mounted),
+	// for hosts without overlayfs. The command writes straight into it.
+	Dir string
+}
+
+// Overlay is an overlayfs root filesystem. It is mounted with
+// index=off,metacopy=off,redirect_dir=off so that UpperDir afterwards holds a
+// plain diff of the step: whole copied-up files, whiteouts and opaque
+// directories only.
+type Overlay struct {
+	// LowerDirs are the read-only layers, lowest first.
+	LowerDirs []string
+	// UpperDir receives the step's changes.
+	UpperDir string
+	// WorkDir is overlayfs's scratch directory, empty and on the same
+	// filesystem as UpperDir.
+	WorkDir string
+}
+
+// Network selects the network namespace of a sandbox.
+type Network int
+
+const (
+	// NetworkHost shares the caller's network namespace.
+	NetworkHost Network = iota
+	// NetworkNone gives the sandbox a new network namespace holding only
+	// the loopback interface, brought up.
+	NetworkNone
+)
+
+// String returns the name Docker uses for the network mode.
+func (n Network) String() string {
+	switch n {
+	case NetworkHost:
+		return "host"
+	case NetworkNone:
+		return "none"
+	}
+	return fmt.Sprintf("Network(%d)", int(n))
+}
+
+// Result is how the command of a sandbox ended.
+type Result struct {
+	// ExitCode is the command's exit status, or -1 when a signal killed it.
+	ExitCode int
+	// Signal is the signal that killed the command, or 0.
+	Signal syscall.Signal
+	// Stubs are the paths (slash-separated, relative to the root, parents
+	// before children) the sandbox created in the root filesystem as
+	// mountpoints because the image lacked them. They are artefacts of the
+	// sandbox, not of the step.
+	Stubs []string
+}
+
+// ErrInvalidSpec is wrapped by the errors Run returns for a Spec it refuses
+// before starting anything.
+var ErrInvalidSpec = errors.New("invalid sandbox spec")
+
+// normalize checks the spec and returns a copy with every host path made
+// absolute and clean, so that the child, whose working directory changes
+// during setup, sees the paths the caller meant.
+func (s Spec) normalize() (Spec, error) {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return s, fmt.Errorf("%w: no command", ErrInvalidSpec)
+	}
+	if s.Cwd == "" {
+		s.Cwd = "/"
+	}
+	if !filepath.IsAbs(s.Cwd) {
+		return s, fmt.Errorf("%w: working directory %q is not absolute", ErrInvalidSpec, s.Cwd)
+	}
+	if s.Hostname == "" {
+		s.Hostname = DefaultHostname
+	}
+	for name := range s.DevFiles {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+			return s, fmt.Errorf("%w: device file name %q", ErrInvalidSpec, name)
+		}
+	}
+	if s.Network != NetworkHost && s.Network != NetworkNone {
+		return s, fmt.Errorf("%w: unknown network mode %d", ErrInvalidSpec, int(s.Network))
+	}
+	var err error
+	if s.StateDir, err = hostPath("state directory", s.StateDir); err != nil {
+		return s, err
+	}
+	switch {
+	case s.Rootfs.Overlay != nil && s.Rootfs.Dir != "":
+		return s, fmt.Errorf("%w: root filesystem has both an overlay and a directory", ErrInvalidSpec)
+	case s.Rootfs.Overlay != nil:
+		o, err := s.Rootfs.Overlay.normalize()
+		if err != nil {
+			return s, err
+		}
+		s.Rootfs.Overlay = &o
+	case s.Rootfs.Dir != "":
+		if s.Rootfs.Dir, err = hostPath("root directory", s.Rootfs.Dir); err != nil {
+			return s, err
+		}
+	default:
+		return s, fmt.Errorf("%w: no root filesystem", ErrInvalidSpec)
+	}
+	return s, nil
+}
+
+func (o Overlay) normalize() (Overlay, error) {
+	if len(o.LowerDirs) == 0 {
+		return o, fmt.Errorf("%w: overlay has no lower directory", ErrInvalidSpec)
+	}
+	lowers := make([]string, len(o.LowerDirs))
+	for i, d := range o.LowerDirs {
+		p, err := hostPath("overlay lower directory", d)
+		if err != nil {
+			return o, err
+		}
+		lowers[i] = p
+	}
+	o.LowerDirs = lowers
+	var err error
+	if o.UpperDir, err = hostPath("overlay upper directory", o.UpperDir); err != nil {
+		return o, err
+	}
+	if o.WorkDir, err = hostPath("overlay work directory", o.WorkDir); err != nil {
+		return o, err
+	}
+	if _, err := overlayMountData(o, pageSize()); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// hostPath makes p absolute and clean, refusing what no mount call accepts.
+func hostPath(what, p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("%w: no %s", ErrInvalidSpec, what)
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalidSpec, what, p)
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s %s: %w", what, p, err)
+	}
+	if abs == "/" {
+		return "", fmt.Errorf("%w: %s is the host's root", ErrInvalidSpec, what)
+	}
+	return abs, nil
+}
