@@ -182,6 +182,17 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	if err != nil {
 		return nil, stepError(s.Loc, err)
 	}
+	triggers, err := s.TriggerSteps(ss.triggers)
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range triggers {
+		name := fmt.Sprintf("[%s ONBUILD] %s", label, oneLine(step.Text))
+		err := b.run(name, step.Loc, func(log io.Writer) error { return b.dispatch(ctx, ss, step, log) })
+		if err != nil {
+			return nil, stepError(step.Loc, fmt.Errorf("ONBUILD trigger %s: %w", oneLine(step.Text), err))
+		}
+	}
 	for i, step := range s.Steps {
 		name := fmt.Sprintf("[%s %d/%d] %s", label, i+1, len(s.Steps), oneLine(step.Text))
 		err := b.run(name, step.Loc, func(log io.Writer) error { return b.dispatch(ctx, ss, step, log) })

@@ -30,6 +30,9 @@ type stageState struct {
 	// args are the ARGs declared in the stage so far, in order.
 	args   []stageArg
 	cmdSet bool // CMD given in this stage: ENTRYPOINT then keeps it
+	// triggers are the base image's ONBUILD instructions, run before the
+	// stage's own steps.
+	triggers []string
 }
 
 type stageArg struct {
@@ -114,7 +117,7 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage) (*stageState
 		if err != nil {
 			return nil, err
 		}
-		ss.cfg.Config.OnBuild = nil
+		ss.triggers, ss.cfg.Config.OnBuild = ss.cfg.Config.OnBuild, nil
 		return ss, nil
 	}
 	img, err := b.namedImage(ctx, s.From.Image, platform)
@@ -128,8 +131,8 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage) (*stageState
 	if !slices.ContainsFunc(ss.cfg.Config.Env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
 		ss.cfg.Config.Env = append(ss.cfg.Config.Env, defaultPath)
 	}
-	// Triggers belong to the image that declared them, not its children.
-	ss.cfg.Config.OnBuild = nil
+	// Triggers run in the child's stage and are not inherited further.
+	ss.triggers, ss.cfg.Config.OnBuild = ss.cfg.Config.OnBuild, nil
 	return ss, nil
 }
 

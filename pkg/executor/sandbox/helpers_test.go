@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,47 +11,6 @@ import (
 
 	"github.com/ocibuilder/builder/internal/testutil"
 )
-
-// busyboxBinary returns a path to Debian's static busybox, extracted from the
-// busybox-static package (downloaded into the same cache the repository's
-// scripts use, when not there yet).
-func busyboxBinary(t *testing.T) string {
-	t.Helper()
-	testutil.RequireTool(t, "dpkg-deb")
-	cache := os.Getenv("BUSYBOX_DEB_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				t.Fatalf("locating the package cache: %v", err)
-			}
-			base = filepath.Join(home, ".cache")
-		}
-		cache = filepath.Join(base, "builder")
-	}
-	debs, _ := filepath.Glob(filepath.Join(cache, "busybox-static_*.deb"))
-	if len(debs) == 0 {
-		testutil.RequireTool(t, "apt-get")
-		if err := os.MkdirAll(cache, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("apt-get", "download", "busybox-static")
-		cmd.Dir = cache
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("downloading busybox-static (run apt-get update?): %v\n%s", err, out)
-		}
-		debs, _ = filepath.Glob(filepath.Join(cache, "busybox-static_*.deb"))
-		if len(debs) == 0 {
-			t.Fatalf("apt-get download left no busybox-static package in %s", cache)
-		}
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("dpkg-deb", "-x", debs[0], dir).CombinedOutput(); err != nil {
-		t.Fatalf("extracting %s: %v\n%s", debs[0], err, out)
-	}
-	return filepath.Join(dir, "bin", "busybox")
-}
 
 // rootfsOptions shape the test image.
 type rootfsOptions struct {
@@ -62,39 +20,11 @@ type rootfsOptions struct {
 }
 
 // makeBusyboxRootfs builds a small image directory: busybox with one symlink
-// per applet in /bin, a passwd and group file, /tmp, and (unless bare) the
+// per applet in /bin, /tmp, and (unless bare) a passwd and group file, the
 // usual mountpoints and an /etc/hosts of its own.
-func makeBusyboxRootfs(t *testing.T, bb, dir string, o rootfsOptions) {
+func makeBusyboxRootfs(t *testing.T, dir string, o rootfsOptions) {
 	t.Helper()
-	mkdirs(t, dir, "bin", "tmp", "root", "home/app")
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "bin/busybox"), string(data), 0o755)
-	list, err := exec.Command(bb, "--list").Output()
-	if err != nil {
-		t.Fatalf("listing busybox applets: %v", err)
-	}
-	for _, applet := range strings.Fields(string(list)) {
-		if applet == "busybox" {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		t.Fatal(err)
-	}
-	if o.bare {
-		return
-	}
-	mkdirs(t, dir, "proc", "dev", "sys", "etc")
-	writeFile(t, filepath.Join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n", 0o644)
-	writeFile(t, filepath.Join(dir, "etc/group"), "root:x:0:\nwheel:x:10:app\napp:x:1000:\n", 0o644)
-	writeFile(t, filepath.Join(dir, "etc/hosts"), "image hosts\n", 0o644)
-	writeFile(t, filepath.Join(dir, "etc/hostname"), "image\n", 0o644)
+	testutil.WriteBusyboxRootfs(t, dir, testutil.BusyboxOptions{Users: !o.bare, Mountpoints: !o.bare})
 }
 
 func mkdirs(t *testing.T, root string, dirs ...string) {
@@ -135,7 +65,7 @@ func newFixture(t *testing.T, kind string, o rootfsOptions) *fixture {
 	f := &fixture{kind: kind, dir: t.TempDir()}
 	t.Cleanup(func() { assertNoMounts(t, f.dir) })
 	f.image = filepath.Join(f.dir, "image")
-	makeBusyboxRootfs(t, busyboxBinary(t), f.image, o)
+	makeBusyboxRootfs(t, f.image, o)
 	if kind == "overlay" {
 		f.upper = filepath.Join(f.dir, "upper")
 		f.work = filepath.Join(f.dir, "work")
