@@ -1,0 +1,62 @@
+// Package depcheck holds the test that keeps the packages' dependencies
+// flowing one way: parser → executor → layer/oci, with the CLI on top.
+package depcheck
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ocibuilder/builder/"
+
+// rules lists, per package, the module packages it may depend on
+// (transitively) and outside modules it must not pull in.
+var rules = []struct {
+	pkg       string
+	allowed   []string
+	forbidden []string
+}{
+	{pkg: "pkg/layer", forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/parser", forbidden: []string{"github.com/google/go-containerregistry"}},
+	{pkg: "pkg/oci", allowed: []string{"pkg/layer", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer"}},
+	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
+	{pkg: "pkg/executor/source"},
+	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/executor/", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry"}},
+}
+
+func TestDependencies(t *testing.T) {
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", module+r.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			for _, dep := range strings.Fields(string(out)) {
+				for _, f := range r.forbidden {
+					if strings.HasPrefix(dep, f) {
+						t.Errorf("%s depends on %s", r.pkg, dep)
+					}
+				}
+				own, ok := strings.CutPrefix(dep, module)
+				if !ok || own == r.pkg {
+					continue
+				}
+				if strings.HasPrefix(own, "cmd/") {
+					t.Errorf("%s imports the CLI package %s", r.pkg, own)
+					continue
+				}
+				allowed := false
+				for _, a := range r.allowed {
+					if own == a || (strings.HasSuffix(a, "/") && strings.HasPrefix(own, a)) {
+						allowed = true
+					}
+				}
+				if !allowed {
+					t.Errorf("%s must not depend on %s", r.pkg, own)
+				}
+			}
+		})
+	}
+}
