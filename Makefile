@@ -36,14 +36,7 @@ $(BUSYBOX)/index.json: scripts/busybox-base.sh | build
 
 ## test-deps: install what the tests use (as root, from Debian's packages)
 test-deps:
-	@missing=""; \
-	for t in skopeo:skopeo umoci:umoci bzip2:bzip2 xz:xz-utils zstd:zstd dpkg-deb:dpkg; do \
-		command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@scripts/test-deps.sh
 
 ## test: everything, with the real tools (needs root for overlayfs and chown)
 test: test-deps build busybox-base

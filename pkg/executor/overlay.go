@@ -20,8 +20,11 @@ import (
 // bytes. Deeper stacks are squashed (see lowerDirs).
 const maxLowerDirs = 48
 
-// keepLowerDirs is how many of the topmost layers stay separate when a
-// stack is squashed, so that a long stage squashes once, not every step.
+// keepLowerDirs is how many of the topmost layers at least stay separate
+// when a stack is squashed. The squashed bottom grows in blocks of
+// maxLowerDirs-keepLowerDirs layers, so a long stage squashes once per
+// block, not at every step, and never needs more than maxLowerDirs lower
+// directories.
 const keepLowerDirs = 16
 
 // snapshotter decides, once per build, how RUN steps get their root
@@ -100,7 +103,8 @@ func (b *builder) lowerDirs(ctx context.Context, ss *stageState, scratch string)
 	if len(dirs) <= maxLowerDirs {
 		return dirs, nil
 	}
-	cut := len(dirs) - keepLowerDirs
+	block := maxLowerDirs - keepLowerDirs
+	cut := (len(dirs) - keepLowerDirs) / block * block
 	chain := filepath.Join(b.state.root, "layers", "chain-"+identity.ChainID(ss.cfg.RootFS.DiffIDs[:cut]).Encoded())
 	if _, err := os.Stat(chain); errors.Is(err, fs.ErrNotExist) {
 		tmp, err := b.state.scratchDir("squash-")

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -128,7 +129,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	}
 	spec := sandbox.Spec{
 		Args:       args,
-		Env:        ss.env(),
+		Env:        runEnv(ss.env(), user.Home),
 		Cwd:        ss.cfg.Config.WorkingDir,
 		UID:        user.UID,
 		GID:        user.GID,
@@ -162,6 +163,13 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 		if err := snapshot.Materialize(ctx, lower, root); err != nil {
 			return false, fmt.Errorf("preparing the root filesystem: %w", err)
 		}
+		// Extracted layer directories are private (0700), and the copy
+		// takes its root's mode from them; an overlay's root is its
+		// fresh upper directory. Give the copy the same 0755 root, or
+		// a step run as another user cannot even enter /.
+		if err := os.Chmod(root, 0o755); err != nil {
+			return false, fmt.Errorf("preparing the root filesystem: %w", err)
+		}
 		spec.Rootfs.Dir = root
 	}
 
@@ -176,13 +184,14 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if res.ExitCode != 0 {
 		return false, &StepError{Loc: step.Loc, Cmd: args, ExitCode: res.ExitCode, Signal: res.Signal, Tail: tail.lines()}
 	}
-	if err := removeStubs(root, res.Stubs); err != nil {
+	exclude, err := removeStubs(root, res.Stubs)
+	if err != nil {
 		return false, err
 	}
 	if snapKind == SnapshotterOverlay {
-		return b.commitLayer(ctx, ss, root, snapshot.Changes(root, lower, res.Stubs...), true)
+		return b.commitLayer(ctx, ss, root, snapshot.Changes(root, lower, exclude...), true)
 	}
-	return b.commitLayer(ctx, ss, root, snapshot.DirChanges(root, lower, res.Stubs...), false)
+	return b.commitLayer(ctx, ss, root, snapshot.DirChanges(root, lower, exclude...), false)
 }
 
 // runArgs builds the argv of a RUN step: exec form as is, shell form
@@ -226,6 +235,21 @@ func runArgs(ss *stageState, c *instructions.RunCommand) ([]string, map[string][
 	return append(append([]string{}, sh...), strings.Join(args, " ")), devFiles, nil
 }
 
+// runEnv is the environment of a RUN step: the stage's, with HOME set
+// from the user's passwd entry (or "/") when the stage sets none, as runc
+// does for docker build.
+func runEnv(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	if home == "" {
+		home = "/"
+	}
+	return append(env, "HOME="+home)
+}
+
 // resolvConf is the /etc/resolv.conf steps see: the host's, which works
 // with the host network the steps share by default.
 func (b *builder) resolvConf() []byte {
@@ -239,30 +263,41 @@ func (b *builder) resolvConf() []byte {
 // removeStubs deletes the mountpoints the sandbox created in the root
 // filesystem, deepest first, while they are still empty stubs. Their
 // directories keep their times, so a stub leaves no trace in the layer.
-func removeStubs(root string, stubs []string) error {
+// It returns the stubs the layer must still leave out: those it could not
+// remove, except directories the step put something in, which belong to
+// the layer like any directory the step made (leaving them out would drop
+// what the step wrote there).
+func removeStubs(root string, stubs []string) ([]string, error) {
+	var keep []string
 	for i := len(stubs) - 1; i >= 0; i-- {
 		p := filepath.Join(root, filepath.FromSlash(stubs[i]))
 		fi, err := os.Lstat(p)
-		if err != nil || !(fi.IsDir() || fi.Mode().IsRegular() && fi.Size() == 0) {
+		if err != nil {
+			continue
+		}
+		if !(fi.IsDir() || fi.Mode().IsRegular() && fi.Size() == 0) {
+			keep = append(keep, stubs[i])
 			continue
 		}
 		parent, err := os.Lstat(filepath.Dir(p))
 		if err != nil {
-			return fmt.Errorf("removing mountpoint %s: %w", stubs[i], err)
+			return nil, fmt.Errorf("removing mountpoint %s: %w", stubs[i], err)
 		}
 		if err := os.Remove(p); err != nil {
 			if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-				// The step put something there: it stays, and the
-				// exclusion keeps the stub itself out of the layer.
+				// The step put something there: it stays.
+				if !fi.IsDir() {
+					keep = append(keep, stubs[i])
+				}
 				continue
 			}
-			return fmt.Errorf("removing mountpoint %s: %w", stubs[i], err)
+			return nil, fmt.Errorf("removing mountpoint %s: %w", stubs[i], err)
 		}
 		if err := sandbox.RestoreTimes(filepath.Dir(p), parent); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return keep, nil
 }
 
 // tailWriter passes output on and keeps its last lines for error reports.
@@ -281,7 +316,9 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	}
 	t.partial = append(t.partial, p...)
 	for {
-		i := strings.IndexByte(string(t.partial), '\n')
+		// bytes, not a string conversion: that would copy the rest
+		// of the buffer once per line.
+		i := bytes.IndexByte(t.partial, '\n')
 		if i < 0 {
 			break
 		}

@@ -18,6 +18,9 @@ type Identity struct {
 	UID, GID uint32
 	// Groups holds supplementary group ids (from /etc/group).
 	Groups []uint32
+	// Home is the user's home directory from /etc/passwd; "" when the
+	// user has no entry there.
+	Home string
 }
 
 // maxIDFileSize bounds how much of /etc/passwd or /etc/group is read.
@@ -40,7 +43,7 @@ func parseChown(spec string, view source.FS) (Identity, error) {
 		if err != nil {
 			return Identity{}, fmt.Errorf("--chown=%s: %w", spec, err)
 		}
-		id.UID, id.GID = e.id, e.gid
+		id.UID, id.GID, id.Home = e.id, e.gid, e.home
 	}
 	if hasGroup {
 		if groupPart == "" {
@@ -67,6 +70,7 @@ func numericID(s string) (uint32, bool) {
 type idEntry struct {
 	name    string
 	id, gid uint32
+	home    string
 	members []string
 }
 
@@ -134,6 +138,9 @@ func readIDFile(view source.FS, file string) ([]idEntry, error) {
 				continue
 			}
 			e.gid = gid
+			if len(fields) > 5 {
+				e.home = fields[5]
+			}
 		}
 		out = append(out, e)
 	}
@@ -168,6 +175,7 @@ func resolveUser(spec string, view source.FS) (Identity, error) {
 			for _, e := range entries {
 				if e.id == id.UID {
 					name = e.name
+					id.Home = e.home
 					if !strings.Contains(spec, ":") {
 						id.GID = e.gid
 					}
