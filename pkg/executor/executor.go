@@ -111,10 +111,11 @@ type builder struct {
 	done    map[*parser.Stage]*stageState
 	nextID  int
 
-	snapOnce sync.Once
-	snapKind Snapshotter
-	snapWhy  error // why overlayfs is not used, for the progress output
-	snapErr  error
+	snapOnce   sync.Once
+	snapKind   Snapshotter
+	snapWhy    error // why overlayfs is not used, for the progress output
+	snapWarned bool
+	snapErr    error
 }
 
 // created is the timestamp of new config and history entries.

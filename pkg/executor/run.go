@@ -127,6 +127,10 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, err
 	}
+	if b.snapWhy != nil && !b.snapWarned {
+		b.snapWarned = true
+		fmt.Fprintf(log, "overlayfs is not usable here (%v); RUN steps copy the filesystem instead, which is slower\n", b.snapWhy)
+	}
 	spec := sandbox.Spec{
 		Args:       args,
 		Env:        runEnv(ss.env(), user.Home),
@@ -333,6 +337,10 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 }
 
 func (t *tailWriter) add(line string) {
+	const maxLine = 512
+	if len(line) > maxLine {
+		line = line[:maxLine] + "…"
+	}
 	t.tail = append(t.tail, line)
 	if len(t.tail) > t.max {
 		t.tail = t.tail[len(t.tail)-t.max:]

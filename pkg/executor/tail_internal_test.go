@@ -23,7 +23,7 @@ func TestTailWriter(t *testing.T) {
 		{name: "last lines only", writes: []string{"1\n2\n3\n4\n5\n"}, max: 2, want: []string{"4", "5"}},
 		{name: "unterminated last line", writes: []string{"1\n2\n3"}, max: 2, want: []string{"2", "3"}},
 		{name: "empty lines count", writes: []string{"a\n\n\n"}, max: 2, want: []string{"", ""}},
-		{name: "a long unterminated line becomes a line", writes: []string{long}, max: 3, want: []string{long}},
+		{name: "a long unterminated line becomes a shortened line", writes: []string{long}, max: 3, want: []string{long[:512] + "…"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
