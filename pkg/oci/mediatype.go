@@ -49,3 +49,9 @@ func ociLayerMediaType(mediaType string) string {
 	}
 	return mediaType
 }
+
+// LayerMediaTypeSupported reports whether layers of this media type can be
+// unpacked: uncompressed, gzip or zstd tars in their OCI or Docker names.
+func LayerMediaTypeSupported(mediaType string) bool {
+	return compressionOf(mediaType) != compressionUnknown
+}

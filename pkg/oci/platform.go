@@ -58,3 +58,11 @@ func platformString(p ocispec.Platform) string {
 	}
 	return s
 }
+
+// PlatformMatches reports whether an image built for have runs on want,
+// after normalizing both ("aarch64" is "arm64", an arm64 variant "v8" is
+// no variant). Empty fields of want match anything.
+func PlatformMatches(want, have ocispec.Platform) bool { return platformMatches(want, have) }
+
+// PlatformString formats a platform as os/arch[/variant].
+func PlatformString(p ocispec.Platform) string { return platformString(p) }

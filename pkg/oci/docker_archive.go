@@ -1,0 +1,247 @@
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/internal/fsutil"
+)
+
+// WriteDockerArchive writes img to w as the tar that `docker save` writes
+// (Docker 25 and later) and that `docker load`, `podman load` and
+// "docker-archive:" readers accept: manifest.json and repositories name
+// the config and layers, each layer is an uncompressed tar at
+// blobs/sha256/<diffID>, and oci-layout and index.json make the same tar
+// an OCI image layout whose manifest lists those uncompressed layers.
+//
+// o.RefNames become the image's tags, written as docker writes them
+// ("docker.io/library/app:1" as "app:1"); names without a tag are left
+// out, since the format only records tags. Layers are decompressed from
+// the store as they are written and checked against the config's diff
+// IDs (reading each layer twice: once to learn its size, which the tar
+// header needs first, once to write it). The stream is reproducible:
+// entries in a fixed order, owner 0:0, and the config's creation time
+// (or the Unix epoch) as mtime. w is not closed.
+func WriteDockerArchive(ctx context.Context, img *Image, w io.Writer, o WriteOptions) error {
+	plan, err := planDockerArchive(ctx, img, o)
+	if err != nil {
+		return fmt.Errorf("writing docker archive: %w", err)
+	}
+	if err := writeDockerArchive(ctx, img.Store, plan, w, archiveTime(img)); err != nil {
+		return fmt.Errorf("writing docker archive: %w", err)
+	}
+	return nil
+}
+
+// WriteDockerArchiveFile writes the docker archive of img to path
+// atomically: the file appears complete or not at all.
+func WriteDockerArchiveFile(ctx context.Context, img *Image, path string, o WriteOptions) error {
+	return fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
+		return WriteDockerArchive(ctx, img, w, o)
+	})
+}
+
+// dockerManifestItem is one entry of a docker archive's manifest.json.
+type dockerManifestItem struct {
+	Config   string   `json:"Config"`
+	RepoTags []string `json:"RepoTags"`
+	Layers   []string `json:"Layers"`
+}
+
+// archiveLayer is a layer as the archive holds it: uncompressed, named by
+// its diff ID, read from the store blob src.
+type archiveLayer struct {
+	src    ocispec.Descriptor
+	diffID digest.Digest
+	size   int64
+}
+
+// archiveBlob is one blobs/sha256 entry: in-memory data, a store blob, or
+// a layer to decompress.
+type archiveBlob struct {
+	digest digest.Digest
+	data   []byte              // manifest
+	stored *ocispec.Descriptor // config
+	layer  *archiveLayer
+}
+
+// dockerArchivePlan is the content of a docker archive, in write order.
+type dockerArchivePlan struct {
+	blobs []archiveBlob // sorted by digest
+	files []namedFile   // top-level files, sorted by name
+}
+
+type namedFile struct {
+	name string
+	data []byte
+}
+
+func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*dockerArchivePlan, error) {
+	_, _, config, err := img.storeManifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := archiveTags(o.RefNames)
+	if err != nil {
+		return nil, err
+	}
+	layers, err := measureLayers(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+
+	ociLayers := make([]ocispec.Descriptor, len(img.Layers))
+	paths := make([]string, len(img.Layers))
+	for i, diffID := range img.Config.RootFS.DiffIDs {
+		l := layers[diffID]
+		ociLayers[i] = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: l.size}
+		paths[i] = blobPath(diffID)
+	}
+	config = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: config.Digest, Size: config.Size}
+	manifest, err := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    config,
+		Layers:    ociLayers,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding image manifest: %w", err)
+	}
+	manifestDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	platform := img.Platform()
+	manifestDesc.Platform = &platform
+
+	repoTags := make([]string, 0, len(tags))
+	repositories := map[string]map[string]string{}
+	var entries []ocispec.Descriptor
+	for _, n := range tags {
+		familiar := familiarName(n)
+		repoTags = append(repoTags, familiar+":"+n.Tag)
+		if k := len(img.Config.RootFS.DiffIDs); k > 0 {
+			if repositories[familiar] == nil {
+				repositories[familiar] = map[string]string{}
+			}
+			repositories[familiar][n.Tag] = img.Config.RootFS.DiffIDs[k-1].Encoded()
+		}
+		e := manifestDesc
+		e.Annotations = map[string]string{AnnotationImageName: n.String(), AnnotationRefName: n.Tag}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		entries = []ocispec.Descriptor{manifestDesc}
+	}
+
+	// The trailing newlines match what docker writes.
+	manifestJSON, err := json.Marshal([]dockerManifestItem{{Config: blobPath(config.Digest), RepoTags: repoTags, Layers: paths}})
+	if err != nil {
+		return nil, fmt.Errorf("encoding manifest.json: %w", err)
+	}
+	index, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: entries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding image index: %w", err)
+	}
+	ociLayout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	if err != nil {
+		return nil, fmt.Errorf("encoding oci-layout: %w", err)
+	}
+	files := []namedFile{
+		{ocispec.ImageIndexFile, index},
+		{"manifest.json", append(manifestJSON, '\n')},
+		{ocispec.ImageLayoutFile, ociLayout},
+	}
+	if len(repositories) > 0 {
+		repos, err := json.Marshal(repositories)
+		if err != nil {
+			return nil, fmt.Errorf("encoding repositories: %w", err)
+		}
+		files = append(files, namedFile{"repositories", append(repos, '\n')})
+	}
+
+	blobs := []archiveBlob{{digest: manifestDesc.Digest, data: manifest}, {digest: config.Digest, stored: &config}}
+	for _, d := range slices.Sorted(maps.Keys(layers)) {
+		if d == config.Digest || d == manifestDesc.Digest {
+			continue // content hashing to that digest is those very bytes, already listed
+		}
+		blobs = append(blobs, archiveBlob{digest: d, layer: layers[d]})
+	}
+	slices.SortFunc(blobs, func(a, b archiveBlob) int { return strings.Compare(a.digest.String(), b.digest.String()) })
+	return &dockerArchivePlan{blobs: blobs, files: files}, nil
+}
+
+// measureLayers decompresses each distinct layer once to learn its
+// uncompressed size, checking it against its diff ID on the way.
+func measureLayers(ctx context.Context, img *Image) (map[digest.Digest]*archiveLayer, error) {
+	layers := map[digest.Digest]*archiveLayer{}
+	for i, l := range img.Layers {
+		diffID := img.Config.RootFS.DiffIDs[i]
+		if _, ok := layers[diffID]; ok {
+			continue
+		}
+		if err := checkDigest(diffID); err != nil {
+			return nil, fmt.Errorf("layer %d: diff ID: %w", i, err)
+		}
+		n, err := copyLayer(ctx, img.Store, l, diffID, io.Discard)
+		if err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
+		}
+		layers[diffID] = &archiveLayer{src: l, diffID: diffID, size: n}
+	}
+	return layers, nil
+}
+
+// archiveTags returns the distinct tagged names among names, in order.
+func archiveTags(names []string) ([]ImageName, error) {
+	var out []ImageName
+	seen := map[string]bool{}
+	for _, raw := range names {
+		n, err := ParseImageName(strings.TrimSpace(raw))
+		if err != nil {
+			return nil, err
+		}
+		if n.Tag == "" {
+			continue
+		}
+		n.Digest = ""
+		if seen[n.String()] {
+			continue
+		}
+		seen[n.String()] = true
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// familiarName is the repository as docker shows it: Docker Hub names
+// without "docker.io/" and official images without "library/". A Hub
+// path whose first part would read as a registry ("docker.io/a.b/c")
+// keeps its domain, or it would name another registry when read back.
+func familiarName(n ImageName) string {
+	if n.Domain != "docker.io" {
+		return n.Domain + "/" + n.Path
+	}
+	if rest, ok := strings.CutPrefix(n.Path, "library/"); ok && !strings.Contains(rest, "/") {
+		return rest
+	}
+	if first, _, _ := strings.Cut(n.Path, "/"); strings.ContainsAny(first, ".:") || first == "localhost" {
+		return n.Domain + "/" + n.Path
+	}
+	return n.Path
+}
+
+func blobPath(d digest.Digest) string {
+	return path.Join(ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
+}
