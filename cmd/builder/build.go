@@ -15,6 +15,8 @@ import (
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/oci/images"
+	"github.com/ocibuilder/builder/pkg/oci/remote"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/spf13/cobra"
 )
@@ -31,14 +33,15 @@ type buildFlags struct {
 	outputs       []string
 	buildContexts []string
 	progress      string
-	root          string
 	quiet         bool
+	push          bool
+	pull          bool
 	compression   string
 	network       string
 	snapshotter   string
 }
 
-func newBuildCommand() *cobra.Command {
+func newBuildCommand(g *globalFlags) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] PATH",
@@ -49,14 +52,17 @@ Outputs (-o) follow docker buildx:
   type=oci,dest=FILE.tar           OCI image layout as a tar archive (default for type=oci)
   type=oci,dest=DIR,tar=false      OCI image layout directory
   type=local,dest=DIR              the image's root filesystem
+  type=docker,dest=FILE.tar        a docker-archive for docker load / podman load
+  type=registry                    push to every -t name (same as --push)
   DIR                              short for type=local,dest=DIR
-dest=- writes a tar archive to standard output.`,
+dest=- writes a tar archive to standard output. Without -o, the image is kept
+in the state directory under its -t names (see builder images).`,
 		Example: `  builder build -t app:1 -o type=oci,dest=app.tar .
   builder build -f docker/Dockerfile --build-arg VERSION=2 --target runtime -o type=oci,dest=out,tar=false .
   builder build --build-context base=oci-layout:///var/tmp/busybox:latest -o rootfs .`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd, args[0], f)
+			return runBuild(cmd, g, args[0], f)
 		},
 	}
 	fl := cmd.Flags()
@@ -69,7 +75,8 @@ dest=- writes a tar archive to standard output.`,
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `output destination ("type=oci,dest=app.tar")`)
 	fl.StringArrayVar(&f.buildContexts, "build-context", nil, "additional build context (NAME=oci-layout:///path[:tag|@digest] or NAME=DIR)")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty or plain")
-	fl.StringVar(&f.root, "root", defaultRoot(), "state directory (blob store, extracted layers)")
+	fl.BoolVar(&f.push, "push", false, "push the image to every -t name (short for -o type=registry)")
+	fl.BoolVar(&f.pull, "pull", false, "ask the registry for newer versions of stored base images")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
 	fl.StringVar(&f.network, "network", "default", "network of RUN steps: default (the host's), host or none")
@@ -91,11 +98,19 @@ func defaultRoot() string {
 	return filepath.Join(os.TempDir(), "builder")
 }
 
-func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
+func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlags) error {
 	ctx := cmd.Context()
 	outs, err := parseOutputs(f.outputs)
 	if err != nil {
 		return err
+	}
+	if f.push {
+		outs = append(outs, output{typ: "registry"})
+	}
+	for _, o := range outs {
+		if o.typ == "registry" && len(f.tags) == 0 {
+			return errors.New("pushing needs at least one -t name")
+		}
 	}
 	buildArgs, err := parseKeyValues("--build-arg", f.buildArgs, true)
 	if err != nil {
@@ -136,7 +151,7 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 	}
 	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
 	eo := executor.Options{
-		Root:          f.root,
+		Root:          g.root,
 		Context:       contextDir,
 		NamedContexts: named,
 		Labels:        labels,
@@ -158,21 +173,27 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 		return err
 	}
 
-	g, err := parser.Parse(bytes.NewReader(data), po)
+	graph, err := parser.Parse(bytes.NewReader(data), po)
 	if err != nil {
 		return err
 	}
+	st, err := openState(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	eo.Resolver = &images.Resolver{Index: st.index, Store: st.store, Remote: st.remote, Pull: f.pull}
 	prog := newProgress(cmd.ErrOrStderr(), f.progress, f.quiet)
 	defer prog.close()
-	for _, w := range g.Warnings {
+	for _, w := range graph.Warnings {
 		prog.warn(w.String())
 	}
 	eo.Progress = prog
-	img, err := executor.Build(ctx, g, eo)
+	img, err := executor.Build(ctx, graph, eo)
 	if err != nil {
 		return err
 	}
-	for _, a := range g.UnconsumedBuildArgs() {
+	for _, a := range graph.UnconsumedBuildArgs() {
 		if a == "SOURCE_DATE_EPOCH" {
 			continue
 		}
@@ -185,13 +206,31 @@ func runBuild(cmd *cobra.Command, contextDir string, f buildFlags) error {
 	wo := oci.WriteOptions{RefNames: f.tags}
 	for _, o := range outs {
 		start := time.Now()
+		if o.typ == "registry" {
+			for _, tag := range f.tags {
+				pushed, err := remote.Push(ctx, img, tag, st.remote)
+				if err != nil {
+					return fmt.Errorf("pushing %s: %w", tag, err)
+				}
+				prog.info(fmt.Sprintf("pushed %s@%s", tag, pushed.Digest))
+			}
+			continue
+		}
 		if err := o.write(ctx, img, wo, cmd.OutOrStdout()); err != nil {
 			return fmt.Errorf("writing output %s: %w", o, err)
 		}
 		prog.info(fmt.Sprintf("exported %s in %.1fs", o, time.Since(start).Seconds()))
 	}
 	if len(outs) == 0 {
-		prog.warn("no output specified (-o): the result stays only in the state directory")
+		if len(f.tags) == 0 {
+			prog.warn("no output (-o) and no name (-t): the image is stored, unnamed, until the next prune")
+		}
+		for _, tag := range f.tags {
+			if err := st.index.Tag(ctx, tag, desc); err != nil {
+				return err
+			}
+			prog.info("naming to " + tag)
+		}
 	}
 	prog.close()
 	if f.quiet {

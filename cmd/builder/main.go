@@ -54,6 +54,17 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newBuildCommand(), newVersionCommand())
+	g := &globalFlags{}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.root, "root", defaultRoot(), "state directory (blob store, extracted layers, local images)")
+	pf.StringArrayVar(&g.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain HTTP (loopback registries always are)")
+	root.AddCommand(newBuildCommand(g), newImagesCommand(g), newPushCommand(g), newSaveCommand(g),
+		newRmiCommand(g), newPruneCommand(g), newVersionCommand())
 	return root
+}
+
+// globalFlags are the flags every command takes.
+type globalFlags struct {
+	root     string
+	insecure []string
 }

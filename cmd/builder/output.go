@@ -12,7 +12,7 @@ import (
 
 // output is one -o destination.
 type output struct {
-	typ  string // oci or local
+	typ  string // oci, local, docker or registry
 	dest string
 	tar  bool
 }
@@ -73,20 +73,27 @@ func parseOutput(v string) (output, error) {
 		}
 	}
 	switch o.typ {
-	case "oci":
+	case "oci", "docker":
+	case "registry":
+		return o, nil
+	case "image":
+		return output{}, fmt.Errorf("output type image: use type=registry to push, or no -o to keep the image locally")
 	case "local":
 		if o.dest == "-" {
 			return output{}, fmt.Errorf("type=local cannot write to standard output")
 		}
 	case "":
 		return output{}, fmt.Errorf("type is missing")
-	case "docker", "registry", "image", "tar":
-		return output{}, fmt.Errorf("output type %q is not supported; use type=oci or type=local", o.typ)
+	case "tar":
+		return output{}, fmt.Errorf("output type %q is not supported; use type=oci, docker or local", o.typ)
 	default:
 		return output{}, fmt.Errorf("unknown output type %q", o.typ)
 	}
 	if o.dest == "" {
 		return output{}, fmt.Errorf("dest is missing")
+	}
+	if o.typ == "docker" && !o.tar {
+		return output{}, fmt.Errorf("type=docker writes an archive; tar=false is not supported")
 	}
 	if o.dest == "-" && !o.tar {
 		return output{}, fmt.Errorf("tar=false cannot write to standard output")
@@ -99,6 +106,10 @@ func (o output) write(ctx context.Context, img *oci.Image, wo oci.WriteOptions, 
 	switch {
 	case o.typ == "local":
 		return oci.WriteRootfs(ctx, img, o.dest)
+	case o.typ == "docker" && o.dest == "-":
+		return oci.WriteDockerArchive(ctx, img, stdout, wo)
+	case o.typ == "docker":
+		return oci.WriteDockerArchiveFile(ctx, img, o.dest, wo)
 	case o.dest == "-":
 		return oci.WriteLayoutTar(ctx, img, stdout, wo)
 	case o.tar:

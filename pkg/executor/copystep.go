@@ -50,7 +50,7 @@ type copyItem struct {
 
 // copyStep runs a COPY or ADD and commits its layer. It reports whether the
 // step changed the filesystem.
-func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest) (bool, error) {
+func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, log io.Writer) (bool, error) {
 	op := "COPY"
 	if r.add {
 		op = "ADD"
@@ -98,7 +98,7 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 		}
 		cp.exclude = pm
 	}
-	fsys, keepOwner, err := b.copySource(ctx, step, r.from)
+	fsys, keepOwner, err := b.copySource(ctx, step, r.from, log)
 	if err != nil {
 		return false, err
 	}
@@ -256,7 +256,7 @@ func sourceName(from string) string {
 // copySource picks the filesystem COPY reads from: the build context, a
 // stage, or a named context. keepOwner is true for sources whose ownership
 // is part of the content (another image's filesystem).
-func (b *builder) copySource(ctx context.Context, step *parser.Step, from string) (source.FS, bool, error) {
+func (b *builder) copySource(ctx context.Context, step *parser.Step, from string, log io.Writer) (source.FS, bool, error) {
 	if from == "" {
 		if b.context == nil {
 			return nil, false, nil
@@ -275,19 +275,19 @@ func (b *builder) copySource(ctx context.Context, step *parser.Step, from string
 	if name == "" {
 		name = from
 	}
-	v, ok := b.namedContext(name)
-	if !ok {
-		return nil, false, fmt.Errorf("--from=%s: no stage or build context of that name (pulling images is not supported)", name)
+	if v, ok := b.namedContext(name); ok {
+		_, _, isLayout, err := parseOCILayoutContext(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("build context %s: %w", name, err)
+		}
+		if !isLayout {
+			cx, err := source.OpenContext(v, nil)
+			return cx, false, err
+		}
+	} else if b.opts.Resolver == nil {
+		return nil, false, fmt.Errorf("--from=%s: no stage or build context of that name, and no registry access configured", name)
 	}
-	_, _, isLayout, err := parseOCILayoutContext(v)
-	if err != nil {
-		return nil, false, fmt.Errorf("build context %s: %w", name, err)
-	}
-	if !isLayout {
-		cx, err := source.OpenContext(v, nil)
-		return cx, false, err
-	}
-	img, err := b.namedImage(ctx, name, b.opts.Platform)
+	img, err := b.namedImage(ctx, name, b.opts.Platform, log)
 	if err != nil {
 		return nil, false, err
 	}

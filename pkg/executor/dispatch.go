@@ -98,7 +98,7 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 		changed, err := b.copyStep(ctx, ss, step, copyRequest{
 			srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 			from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents,
-		})
+		}, log)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 			srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 			chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns,
 			add: true, unpack: unpack, checksum: c.Checksum,
-		})
+		}, log)
 		if err != nil {
 			return err
 		}

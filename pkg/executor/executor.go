@@ -54,6 +54,17 @@ type Options struct {
 	// Snapshotter selects how RUN steps get a writable root; the zero
 	// value picks overlayfs when it can be mounted.
 	Snapshotter Snapshotter
+	// Resolver finds images named in FROM and COPY --from that are
+	// neither stages nor named contexts (registry references); nil means
+	// such names are errors.
+	Resolver Resolver
+}
+
+// Resolver finds an image by reference for the given platform and returns
+// it with its blobs in the store under Options.Root. Progress (downloads)
+// goes to log.
+type Resolver interface {
+	Resolve(ctx context.Context, ref string, platform ocispec.Platform, log io.Writer) (*oci.Image, error)
 }
 
 // Build runs the stages the graph's target needs and returns the target
@@ -175,9 +186,9 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	label := stageLabel(s)
 	var ss *stageState
 	fromName := fmt.Sprintf("[%s] FROM %s", label, fromText(s))
-	err := b.run(fromName, s.Loc, func(io.Writer) error {
+	err := b.run(fromName, s.Loc, func(log io.Writer) error {
 		var err error
-		ss, err = b.resolveBase(ctx, s)
+		ss, err = b.resolveBase(ctx, s, log)
 		return err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +90,7 @@ func (s *stageState) setEnv(key, value string) {
 
 // resolveBase sets a stage up from its FROM: scratch, an earlier stage, or
 // a named build context holding an OCI layout.
-func (b *builder) resolveBase(ctx context.Context, s *parser.Stage) (*stageState, error) {
+func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Writer) (*stageState, error) {
 	platform := b.opts.Platform
 	if s.Platform != "" {
 		p, err := parsePlatform(s.Platform)
@@ -120,7 +121,7 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage) (*stageState
 		ss.triggers, ss.cfg.Config.OnBuild = ss.cfg.Config.OnBuild, nil
 		return ss, nil
 	}
-	img, err := b.namedImage(ctx, s.From.Image, platform)
+	img, err := b.namedImage(ctx, s.From.Image, platform, log)
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +146,22 @@ func (b *builder) namedContext(name string) (string, bool) {
 	return v, ok
 }
 
-// namedImage loads the image a named build context of type oci-layout
-// holds. Registry references are not resolved by this builder.
-func (b *builder) namedImage(ctx context.Context, name string, platform ocispec.Platform) (*oci.Image, error) {
+// namedImage loads the image a name refers to: a named build context of
+// type oci-layout, else what the Resolver finds (a registry image).
+func (b *builder) namedImage(ctx context.Context, name string, platform ocispec.Platform, log io.Writer) (*oci.Image, error) {
 	v, ok := b.namedContext(name)
 	if !ok {
-		return nil, fmt.Errorf("base image %q: no build context of that name, and pulling from registries is not supported; "+
+		if b.opts.Resolver != nil {
+			img, err := b.opts.Resolver.Resolve(ctx, name, platform, log)
+			if err != nil {
+				return nil, err
+			}
+			if img.Store != b.state.store && img.Store != nil && img.Store.Root() != b.state.store.Root() {
+				return nil, fmt.Errorf("image %s: the resolver stored it outside the build's state directory", name)
+			}
+			return img, nil
+		}
+		return nil, fmt.Errorf("base image %q: no build context of that name and no registry access configured; "+
 			"give it as --build-context %s=oci-layout:///path/to/layout", name, name)
 	}
 	dir, ref, isLayout, err := parseOCILayoutContext(v)
