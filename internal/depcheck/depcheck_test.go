@@ -20,6 +20,8 @@ var rules = []struct {
 	{pkg: "pkg/layer", forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "pkg/parser", forbidden: []string{"github.com/google/go-containerregistry"}},
 	{pkg: "pkg/oci", allowed: []string{"pkg/layer", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/oci/remote", allowed: []string{"pkg/oci", "pkg/layer", "internal/fsutil"}},
+	{pkg: "pkg/oci/images", allowed: []string{"pkg/oci", "pkg/oci/remote", "pkg/layer", "internal/fsutil"}},
 	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer"}},
 	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor/source"},

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/ocibuilder/builder/internal/fsutil"
@@ -45,7 +44,11 @@ func openState(root string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanStale(filepath.Join(root, "tmp"))
+	// Scratch space of builds that died without cleaning up: their lock
+	// is free.
+	if _, err := fsutil.RemoveStale(context.Background(), filepath.Join(root, "tmp"), "build-"); err != nil {
+		return nil, fmt.Errorf("cleaning the state directory: %w", err)
+	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
@@ -61,28 +64,6 @@ func openState(root string) (*state, error) {
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
 	return &state{root: root, store: store, tmp: tmp, lock: lock}, nil
-}
-
-// cleanStale removes scratch directories of builds that died without
-// cleaning up: their lock is free.
-func cleanStale(tmpRoot string) {
-	ents, err := os.ReadDir(tmpRoot)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".lock")
-		if !ok || !strings.HasPrefix(name, "build-") {
-			continue
-		}
-		l, err := fsutil.TryLock(filepath.Join(tmpRoot, e.Name()))
-		if err != nil || l == nil {
-			continue
-		}
-		os.RemoveAll(filepath.Join(tmpRoot, name))
-		os.Remove(filepath.Join(tmpRoot, e.Name()))
-		l.Unlock()
-	}
 }
 
 func (s *state) close() error {

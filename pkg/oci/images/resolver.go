@@ -2,12 +2,14 @@ package images
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -31,9 +33,11 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platform ocispec.Pla
 		return nil, err
 	}
 	if name.Digest != "" && r.Store.Has(name.Digest) {
-		// A pinned manifest that is stored is the image, whatever -pull says.
-		if img, err := r.local(ctx, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: name.Digest}, platform); err == nil {
-			return img, nil
+		// A pinned manifest that is stored is the image, whatever --pull says.
+		if desc, err := r.storedDescriptor(name.Digest); err == nil {
+			if img, err := r.local(ctx, desc, platform); err == nil {
+				return img, nil
+			}
 		}
 	}
 	stored, lookupErr := r.Index.Lookup(ctx, name.String())
@@ -60,7 +64,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platform ocispec.Pla
 	opts := r.Remote
 	opts.Progress = func(u remote.Update) {
 		if u.Action == remote.ActionPull && u.Done == u.Total {
-			fmt.Fprintf(log, "pulled %s %s\n", u.Digest, humanSize(u.Total))
+			fmt.Fprintf(log, "pulled %s (%d bytes)\n", u.Digest, u.Total)
 		}
 		if r.Remote.Progress != nil {
 			r.Remote.Progress(u)
@@ -79,6 +83,21 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platform ocispec.Pla
 	return img, nil
 }
 
+// storedDescriptor describes a stored manifest blob by its own media type.
+func (r *Resolver) storedDescriptor(d digest.Digest) (ocispec.Descriptor, error) {
+	data, err := r.Store.ReadAll(d, maxJSONSize)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	var doc struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	return ocispec.Descriptor{MediaType: doc.MediaType, Digest: d, Size: int64(len(data))}, nil
+}
+
 // local loads a stored image if it is for the wanted platform.
 func (r *Resolver) local(ctx context.Context, desc ocispec.Descriptor, platform ocispec.Platform) (*oci.Image, error) {
 	img, err := Load(ctx, r.Store, desc)
@@ -89,16 +108,4 @@ func (r *Resolver) local(ctx context.Context, desc ocispec.Descriptor, platform 
 		return nil, fmt.Errorf("stored image is for %s", oci.PlatformString(img.Platform()))
 	}
 	return img, nil
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
