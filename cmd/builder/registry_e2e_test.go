@@ -202,3 +202,35 @@ func readManifest(t *testing.T, layout string, v any) {
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// TestPullRefreshesStoredBase: a stored base is used as is until --pull,
+// which fetches the registry's newer image under the same tag.
+func TestPullRefreshesStoredBase(t *testing.T) {
+	s := setup(t)
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	reg.CopyIn(t, s.busybox+":latest", "base:latest")
+	proxy := reg.Proxy(t)
+	root := t.TempDir()
+	ctx := t.TempDir()
+	writeFiles(t, ctx, map[string]string{"Dockerfile": "FROM " + proxy.Host + "/base\nRUN test ! -e /v2\n"})
+	mustSucceed(t, runBuilder(t, s.builder, nil, "build", "--root", root, "-t", "first:1", ctx))
+
+	// The registry's base:latest moves on: it now has /v2.
+	v2ctx := t.TempDir()
+	writeFiles(t, v2ctx, map[string]string{"Dockerfile": "FROM busybox\nRUN touch /v2\n"})
+	mustSucceed(t, runBuilder(t, s.builder, nil, "build", "--root", t.TempDir(), "--build-context", "busybox=oci-layout://"+s.busybox+":latest",
+		"-t", reg.Host+"/base:latest", "--push", v2ctx))
+
+	before := len(proxy.Requests())
+	mustSucceed(t, runBuilder(t, s.builder, nil, "build", "--root", root, "-t", "second:1", ctx))
+	if n := len(proxy.Requests()) - before; n != 0 {
+		t.Errorf("a build without --pull asked the registry %d times", n)
+	}
+	r := runBuilder(t, s.builder, nil, "build", "--root", root, "--pull", "--progress", "plain", "-t", "third:1", ctx)
+	if r.code == 0 {
+		t.Fatal("--pull did not fetch the registry's newer base (its /v2 should fail the RUN)")
+	}
+	if !strings.Contains(r.stderr, "test ! -e /v2") {
+		t.Errorf("unexpected failure:\n%s", r.stderr)
+	}
+}

@@ -79,7 +79,7 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (*oci.Image, error) 
 	if o.Platform.OS == "" {
 		o.Platform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	}
-	st, err := openState(o.Root)
+	st, err := openState(ctx, o.Root)
 	if err != nil {
 		return nil, err
 	}

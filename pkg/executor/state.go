@@ -29,12 +29,24 @@ type state struct {
 	store *oci.Store
 	tmp   string
 	lock  *fsutil.Lock
+	// shared is the state-directory lock every build holds, so that a
+	// prune never removes what a running build is about to use.
+	shared *fsutil.Lock
 }
 
-func openState(root string) (*state, error) {
+func openState(ctx context.Context, root string) (_ *state, err error) {
 	if root == "" {
 		return nil, errors.New("no state directory (Options.Root) given")
 	}
+	shared, err := fsutil.LockState(ctx, root, false)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			shared.Unlock()
+		}
+	}()
 	for _, d := range []string{"layers", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("preparing state directory: %w", err)
@@ -46,7 +58,7 @@ func openState(root string) (*state, error) {
 	}
 	// Scratch space of builds that died without cleaning up: their lock
 	// is free.
-	if _, err := fsutil.RemoveStale(context.Background(), filepath.Join(root, "tmp"), "build-"); err != nil {
+	if _, err := fsutil.RemoveStale(ctx, filepath.Join(root, "tmp"), "build-"); err != nil {
 		return nil, fmt.Errorf("cleaning the state directory: %w", err)
 	}
 	var b [8]byte
@@ -63,13 +75,16 @@ func openState(root string) (*state, error) {
 		os.Remove(tmp + ".lock")
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
-	return &state{root: root, store: store, tmp: tmp, lock: lock}, nil
+	return &state{root: root, store: store, tmp: tmp, lock: lock, shared: shared}, nil
 }
 
 func (s *state) close() error {
 	err := os.RemoveAll(s.tmp)
 	os.Remove(s.tmp + ".lock")
 	if uerr := s.lock.Unlock(); err == nil {
+		err = uerr
+	}
+	if uerr := s.shared.Unlock(); err == nil {
 		err = uerr
 	}
 	return err
