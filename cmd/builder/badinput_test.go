@@ -54,9 +54,11 @@ func TestBadInput(t *testing.T) {
 			want:  []string{"Dockerfile:2", "nowhere"},
 		},
 		{
-			name:  "base image that is not available offline",
-			files: map[string]string{"Dockerfile": "FROM alpine:3.20\n"},
-			want:  []string{"Dockerfile:1", "alpine:3.20", "--build-context"},
+			// Port 1 on loopback: nothing listens, and no traffic
+			// leaves the machine.
+			name:  "base image whose registry is unreachable",
+			files: map[string]string{"Dockerfile": "FROM 127.0.0.1:1/base/alpine:3.20\n"},
+			want:  []string{"Dockerfile:1", "127.0.0.1:1/base/alpine:3.20", "connection refused"},
 		},
 		{
 			name:  "missing source",
