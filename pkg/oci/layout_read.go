@@ -210,11 +210,11 @@ func choosePlatform(ctx context.Context, lr layoutReader, leaves []ocispec.Descr
 }
 
 func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList
+	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
 }
 
 func isManifestType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest
+	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
 }
 
 // isAttestation recognizes the provenance/SBOM manifests BuildKit puts in

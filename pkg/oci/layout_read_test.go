@@ -359,12 +359,12 @@ func TestReadLayoutDockerMediaTypes(t *testing.T) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	m.MediaType = mediaTypeDockerManifest
+	m.MediaType = MediaTypeDockerManifest
 	m.Config.MediaType = "application/vnd.docker.container.image.v1+json"
 	for i := range m.Layers {
 		m.Layers[i].MediaType = mediaTypeDockerLayerGzip
 	}
-	f.setIndex(t, named(f.putJSON(t, mediaTypeDockerManifest, m), "docker"))
+	f.setIndex(t, named(f.putJSON(t, MediaTypeDockerManifest, m), "docker"))
 	img, err := ReadLayout(context.Background(), f.dir, "docker", ocispec.Platform{}, newStore(t))
 	if err != nil {
 		t.Fatal(err)

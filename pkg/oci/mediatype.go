@@ -4,8 +4,13 @@ import ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 // Docker schema 2 media types that OCI tools accept as input.
 const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	// MediaTypeDockerManifest is Docker's image manifest (schema 2).
+	MediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	// MediaTypeDockerManifestList is Docker's multi-platform index.
+	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	// MediaTypeDockerConfig is Docker's image config.
+	MediaTypeDockerConfig = "application/vnd.docker.container.image.v1+json"
+
 	mediaTypeDockerLayerGzip    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 	mediaTypeDockerLayerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 	mediaTypeDockerLayerZstd    = "application/vnd.docker.image.rootfs.diff.tar.zstd"
@@ -54,4 +59,19 @@ func ociLayerMediaType(mediaType string) string {
 // unpacked: uncompressed, gzip or zstd tars in their OCI or Docker names.
 func LayerMediaTypeSupported(mediaType string) bool {
 	return compressionOf(mediaType) != compressionUnknown
+}
+
+// IsManifestMediaType reports an image manifest, OCI or Docker.
+func IsManifestMediaType(mt string) bool {
+	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
+}
+
+// IsIndexMediaType reports an image index, OCI or Docker manifest list.
+func IsIndexMediaType(mt string) bool {
+	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
+}
+
+// IsConfigMediaType reports an image config, OCI or Docker.
+func IsConfigMediaType(mt string) bool {
+	return mt == ocispec.MediaTypeImageConfig || mt == MediaTypeDockerConfig
 }

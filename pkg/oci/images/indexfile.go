@@ -101,7 +101,7 @@ func writeIndexFile(path string, images map[string]ocispec.Descriptor) error {
 
 // checkManifestDesc accepts a descriptor of an image manifest or index.
 func checkManifestDesc(desc ocispec.Descriptor) error {
-	if !isManifestType(desc.MediaType) && !isIndexType(desc.MediaType) {
+	if !oci.IsManifestMediaType(desc.MediaType) && !oci.IsIndexMediaType(desc.MediaType) {
 		return fmt.Errorf("%w: media type %q is neither an image manifest nor an index", oci.ErrInvalid, desc.MediaType)
 	}
 	if err := checkDigest(desc.Digest); err != nil {

@@ -35,10 +35,10 @@ func load(ctx context.Context, src blobSource, desc ocispec.Descriptor) (*oci.Im
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if isIndexType(desc.MediaType) {
+	if oci.IsIndexMediaType(desc.MediaType) {
 		return nil, fmt.Errorf("%w: %s is an image index, not a manifest", oci.ErrInvalid, desc.MediaType)
 	}
-	if desc.MediaType != "" && !isManifestType(desc.MediaType) {
+	if desc.MediaType != "" && !oci.IsManifestMediaType(desc.MediaType) {
 		return nil, fmt.Errorf("%w: unsupported manifest media type %q", oci.ErrInvalid, desc.MediaType)
 	}
 	var m ocispec.Manifest
@@ -48,13 +48,13 @@ func load(ctx context.Context, src blobSource, desc ocispec.Descriptor) (*oci.Im
 	if err := checkDocType(desc, m.MediaType); err != nil {
 		return nil, err
 	}
-	if desc.MediaType == "" && m.MediaType != "" && !isManifestType(m.MediaType) {
+	if desc.MediaType == "" && m.MediaType != "" && !oci.IsManifestMediaType(m.MediaType) {
 		return nil, fmt.Errorf("%w: unsupported manifest media type %q", oci.ErrInvalid, m.MediaType)
 	}
 	if m.SchemaVersion != 2 {
 		return nil, fmt.Errorf("%w: manifest schema version %d, want 2", oci.ErrInvalid, m.SchemaVersion)
 	}
-	if !isConfigType(m.Config.MediaType) {
+	if !oci.IsConfigMediaType(m.Config.MediaType) {
 		return nil, fmt.Errorf("%w: unsupported config media type %q", oci.ErrInvalid, m.Config.MediaType)
 	}
 	for i, l := range m.Layers {

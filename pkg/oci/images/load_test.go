@@ -63,10 +63,10 @@ func TestLoadDockerSchema2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := putJSON(t, st.store, mediaTypeDockerConfig, dockerImageConfig(digest.FromBytes(tarData)))
-	m := putJSON(t, st.store, mediaTypeDockerManifest, ocispec.Manifest{
+	cfg := putJSON(t, st.store, oci.MediaTypeDockerConfig, dockerImageConfig(digest.FromBytes(tarData)))
+	m := putJSON(t, st.store, oci.MediaTypeDockerManifest, ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: mediaTypeDockerManifest,
+		MediaType: oci.MediaTypeDockerManifest,
 		Config:    cfg,
 		Layers:    []ocispec.Descriptor{layer},
 	})

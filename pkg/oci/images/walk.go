@@ -63,7 +63,7 @@ func newWalker(s blobSource, visit func(reached)) *walker {
 // or index and must be in the store; manifests an index lists may be
 // missing (indexes of which only some platforms were fetched are normal).
 func (w *walker) walk(ctx context.Context, root ocispec.Descriptor) error {
-	if !isManifestType(root.MediaType) && !isIndexType(root.MediaType) {
+	if !oci.IsManifestMediaType(root.MediaType) && !oci.IsIndexMediaType(root.MediaType) {
 		return fmt.Errorf("walking %s: %w: media type %q is neither a manifest nor an index", root.Digest, oci.ErrInvalid, root.MediaType)
 	}
 	return w.node(ctx, root, 0, false)
@@ -81,9 +81,9 @@ func (w *walker) node(ctx context.Context, desc ocispec.Descriptor, depth int, o
 		return err
 	}
 	switch {
-	case isIndexType(desc.MediaType):
+	case oci.IsIndexMediaType(desc.MediaType):
 		return w.index(ctx, desc, depth, optional)
-	case isManifestType(desc.MediaType):
+	case oci.IsManifestMediaType(desc.MediaType):
 		return w.manifest(desc, optional)
 	}
 	w.visit(reached{Desc: desc, Kind: kindOther})
@@ -140,7 +140,7 @@ func (w *walker) manifest(desc ocispec.Descriptor, optional bool) error {
 	// Artifacts put arbitrary data in the config slot; only image configs
 	// are read (for their diff IDs), the rest is kept as an opaque blob.
 	var cfg *configSummary
-	if isConfigType(m.Config.MediaType) {
+	if oci.IsConfigMediaType(m.Config.MediaType) {
 		cfg = &configSummary{}
 		if err := readJSON(w.store, m.Config, cfg); err != nil {
 			return fmt.Errorf("manifest %s: reading config: %w", desc.Digest, err)

@@ -218,7 +218,7 @@ func TestPullRejectsTamperedManifestByDigest(t *testing.T) {
 	tamper := func(next http.Handler, w http.ResponseWriter, r *http.Request) {
 		body := blobBodyFrom(next, r)
 		body = append(body, ' ') // still valid JSON, another digest
-		w.Header().Set("Content-Type", mediaTypeDockerManifest)
+		w.Header().Set("Content-Type", oci.MediaTypeDockerManifest)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)

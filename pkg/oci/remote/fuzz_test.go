@@ -39,7 +39,7 @@ func FuzzRegistryDocuments(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !isConfigType(m.Config.MediaType) || checkDigest(m.Config.Digest) != nil || m.Config.Size > maxDocumentSize {
+		if !oci.IsConfigMediaType(m.Config.MediaType) || checkDigest(m.Config.Digest) != nil || m.Config.Size > maxDocumentSize {
 			t.Fatalf("accepted config %+v", m.Config)
 		}
 		for _, l := range m.Layers {

@@ -5,30 +5,17 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/pkg/oci"
 )
 
 // Docker schema 2 and schema 1 media types.
 const (
-	mediaTypeDockerManifest       = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList   = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerConfig         = "application/vnd.docker.container.image.v1+json"
 	mediaTypeDockerSchema1        = "application/vnd.docker.distribution.manifest.v1+json"
 	mediaTypeDockerSchema1Signed  = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 	attestationReferenceTypeKey   = "vnd.docker.reference.type"
 	attestationReferenceTypeValue = "attestation-manifest"
 )
-
-func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == mediaTypeDockerManifestList
-}
-
-func isManifestType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == mediaTypeDockerManifest
-}
-
-func isConfigType(mt string) bool {
-	return mt == ocispec.MediaTypeImageConfig || mt == mediaTypeDockerConfig
-}
 
 // documentType returns the media type of a manifest or index. Registries
 // that answer with a generic Content-Type are common enough that the
@@ -36,7 +23,7 @@ func isConfigType(mt string) bool {
 func documentType(contentType string, raw []byte) string {
 	mt, _, _ := strings.Cut(contentType, ";")
 	mt = strings.TrimSpace(mt)
-	if isIndexType(mt) || isManifestType(mt) || mt == mediaTypeDockerSchema1 || mt == mediaTypeDockerSchema1Signed {
+	if oci.IsIndexMediaType(mt) || oci.IsManifestMediaType(mt) || mt == mediaTypeDockerSchema1 || mt == mediaTypeDockerSchema1Signed {
 		return mt
 	}
 	var probe struct {

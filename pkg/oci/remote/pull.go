@@ -93,7 +93,7 @@ func parseManifest(raw []byte) (ocispec.Manifest, error) {
 	if m.SchemaVersion != 2 {
 		return m, fmt.Errorf("%w: schema version %d", ErrUnsupported, m.SchemaVersion)
 	}
-	if !isConfigType(m.Config.MediaType) {
+	if !oci.IsConfigMediaType(m.Config.MediaType) {
 		return m, fmt.Errorf("%w: config media type %q is not an image config", ErrUnsupported, m.Config.MediaType)
 	}
 	if m.Config.Size < 0 || m.Config.Size > maxDocumentSize {

@@ -42,7 +42,7 @@ func TestPull(t *testing.T) {
 			if got := storeBytes(t, s, desc.Digest); string(got) != string(rawManifest) {
 				t.Error("stored manifest differs from the registry's")
 			}
-			if desc.MediaType != mediaTypeDockerManifest {
+			if desc.MediaType != oci.MediaTypeDockerManifest {
 				t.Errorf("manifest media type %q", desc.MediaType)
 			}
 			rawConfig, err := src.RawConfigFile()

@@ -74,7 +74,7 @@ func resolve(ctx context.Context, p *remote.Puller, r name.Reference, platform o
 		if err != nil {
 			return ocispec.Descriptor{}, nil, err
 		}
-		if isManifestType(hd.MediaType) {
+		if oci.IsManifestMediaType(hd.MediaType) {
 			return hd, nil, nil
 		}
 	}
@@ -86,8 +86,8 @@ func resolve(ctx context.Context, p *remote.Puller, r name.Reference, platform o
 		if err := ctx.Err(); err != nil {
 			return ocispec.Descriptor{}, nil, err
 		}
-		if !isIndexType(desc.MediaType) {
-			if !isManifestType(desc.MediaType) {
+		if !oci.IsIndexMediaType(desc.MediaType) {
+			if !oci.IsManifestMediaType(desc.MediaType) {
 				return ocispec.Descriptor{}, nil, fmt.Errorf("%w: manifest media type %q", ErrUnsupported, desc.MediaType)
 			}
 			return desc, raw, nil
@@ -99,7 +99,7 @@ func resolve(ctx context.Context, p *remote.Puller, r name.Reference, platform o
 		if err != nil {
 			return ocispec.Descriptor{}, nil, err
 		}
-		if !fetchLeaf && !isIndexType(entry.MediaType) {
+		if !fetchLeaf && !oci.IsIndexMediaType(entry.MediaType) {
 			return entry, nil, nil
 		}
 		child := r.Context().Digest(entry.Digest.String())
@@ -151,7 +151,7 @@ func choosePlatform(raw []byte, platform ocispec.Platform) (ocispec.Descriptor, 
 		if e.Platform == nil || e.Annotations[attestationReferenceTypeKey] == attestationReferenceTypeValue {
 			continue
 		}
-		if !isIndexType(e.MediaType) && !isManifestType(e.MediaType) {
+		if !oci.IsIndexMediaType(e.MediaType) && !oci.IsManifestMediaType(e.MediaType) {
 			continue
 		}
 		if err := e.Digest.Validate(); err != nil {

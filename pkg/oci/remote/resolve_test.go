@@ -23,7 +23,7 @@ func TestDocumentType(t *testing.T) {
 		name, contentType, body, want string
 	}{
 		{"oci manifest header", ocispec.MediaTypeImageManifest, `{}`, ocispec.MediaTypeImageManifest},
-		{"header with parameters", mediaTypeDockerManifestList + "; charset=utf-8", `{}`, mediaTypeDockerManifestList},
+		{"header with parameters", oci.MediaTypeDockerManifestList + "; charset=utf-8", `{}`, oci.MediaTypeDockerManifestList},
 		{"generic header, mediaType field", "application/json", `{"mediaType":"` + ocispec.MediaTypeImageIndex + `"}`, ocispec.MediaTypeImageIndex},
 		{"no header, index shape", "", `{"schemaVersion":2,"manifests":[]}`, ocispec.MediaTypeImageIndex},
 		{"no header, manifest shape", "", `{"schemaVersion":2,"config":{}}`, ocispec.MediaTypeImageManifest},
