@@ -146,17 +146,9 @@ func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*docker
 	if err != nil {
 		return nil, fmt.Errorf("encoding manifest.json: %w", err)
 	}
-	index, err := json.Marshal(ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: entries,
-	})
+	index, ociLayout, err := layoutDocuments(entries)
 	if err != nil {
-		return nil, fmt.Errorf("encoding image index: %w", err)
-	}
-	ociLayout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err != nil {
-		return nil, fmt.Errorf("encoding oci-layout: %w", err)
+		return nil, err
 	}
 	files := []namedFile{
 		{ocispec.ImageIndexFile, index},

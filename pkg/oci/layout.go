@@ -41,17 +41,9 @@ func planLayout(ctx context.Context, img *Image, o WriteOptions) (*layoutPlan, e
 	if err != nil {
 		return nil, err
 	}
-	index, err := json.Marshal(ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: entries,
-	})
+	index, ociLayout, err := layoutDocuments(entries)
 	if err != nil {
-		return nil, fmt.Errorf("encoding image index: %w", err)
-	}
-	ociLayout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err != nil {
-		return nil, fmt.Errorf("encoding oci-layout: %w", err)
+		return nil, err
 	}
 
 	byDigest := map[string]ocispec.Descriptor{}
@@ -97,4 +89,22 @@ func indexEntries(manifest ocispec.Descriptor, names []string) ([]ocispec.Descri
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// layoutDocuments encodes the index.json and oci-layout files of an image
+// layout holding entries.
+func layoutDocuments(entries []ocispec.Descriptor) (index, ociLayout []byte, err error) {
+	index, err = json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: entries,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding image index: %w", err)
+	}
+	ociLayout, err = json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding oci-layout: %w", err)
+	}
+	return index, ociLayout, nil
 }
