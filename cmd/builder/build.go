@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ocibuilder/builder/pkg/executor"
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -39,6 +40,9 @@ type buildFlags struct {
 	compression   string
 	network       string
 	snapshotter   string
+	memory        string
+	cpus          string
+	pidsLimit     int64
 }
 
 func newBuildCommand(g *globalFlags) *cobra.Command {
@@ -81,6 +85,9 @@ in the state directory under its -t names (see builder images).`,
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
 	fl.StringVar(&f.network, "network", "default", "network of RUN steps: default (the host's), host or none")
 	fl.StringVar(&f.snapshotter, "snapshotter", "auto", "how RUN steps get a writable root: auto, overlay or copy")
+	fl.StringVar(&f.memory, "memory", "", `memory limit of each RUN step ("512m", "2g"; "" or 0 for none)`)
+	fl.StringVar(&f.cpus, "cpus", "", `CPUs each RUN step may use ("1.5"; "" or 0 for no limit)`)
+	fl.Int64Var(&f.pidsLimit, "pids-limit", defaultPidsLimit, "most processes each RUN step may have (0 or -1 for no limit)")
 	return cmd
 }
 
@@ -145,6 +152,10 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	default:
 		return fmt.Errorf("--snapshotter %q: want auto, overlay or copy", f.snapshotter)
 	}
+	limits, err := parseLimits(f)
+	if err != nil {
+		return err
+	}
 	dockerfile, data, err := readDockerfile(cmd.InOrStdin(), contextDir, f.file)
 	if err != nil {
 		return err
@@ -158,6 +169,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 		Compression:   layer.EncodeOptions{Compression: compression},
 		Network:       network,
 		Snapshotter:   snap,
+		Limits:        limits,
 	}
 	if f.platform != "" {
 		p, err := executor.ParsePlatform(f.platform)
@@ -239,6 +251,34 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 		prog.info(fmt.Sprintf("image manifest %s", desc.Digest))
 	}
 	return nil
+}
+
+// defaultPidsLimit bounds the processes of a RUN step unless --pids-limit
+// says otherwise, so that a fork bomb fails its step, not the machine.
+const defaultPidsLimit = 4096
+
+// parseLimits reads --memory, --cpus and --pids-limit.
+func parseLimits(f buildFlags) (cgroup.Limits, error) {
+	var l cgroup.Limits
+	var err error
+	if f.memory != "" {
+		if l.Memory, err = cgroup.ParseMemory(f.memory); err != nil {
+			return l, fmt.Errorf("--memory: %w", err)
+		}
+	}
+	if f.cpus != "" {
+		if l.CPUs, err = cgroup.ParseCPUs(f.cpus); err != nil {
+			return l, fmt.Errorf("--cpus: %w", err)
+		}
+	}
+	if f.pidsLimit < -1 {
+		return l, fmt.Errorf("--pids-limit %d: want a positive number, or 0 or -1 for no limit", f.pidsLimit)
+	}
+	l.Pids = f.pidsLimit
+	if err := l.Validate(); err != nil {
+		return l, err
+	}
+	return l, nil
 }
 
 // readDockerfile returns the Dockerfile's name (for messages and its

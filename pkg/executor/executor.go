@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -58,6 +59,11 @@ type Options struct {
 	// neither stages nor named contexts (registry references); nil means
 	// such names are errors.
 	Resolver Resolver
+	// Limits bound the memory, CPU time and processes of each RUN step,
+	// which runs in a cgroup of its own; the zero value limits nothing.
+	// Where cgroups cannot be used the steps run without limits, and the
+	// progress output of the first RUN step says why.
+	Limits cgroup.Limits
 }
 
 // Resolver finds an image by reference for the given platform and returns
@@ -69,7 +75,7 @@ type Resolver interface {
 
 // Build runs the stages the graph's target needs and returns the target
 // stage's image, whose blobs are in the store under Options.Root.
-func Build(ctx context.Context, g *parser.Graph, o Options) (*oci.Image, error) {
+func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err error) {
 	if g == nil || g.Target == nil {
 		return nil, errors.New("build: empty graph")
 	}
@@ -85,6 +91,11 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (*oci.Image, error) 
 	}
 	defer st.close()
 	b := &builder{opts: o, graph: g, state: st, done: map[*parser.Stage]*stageState{}}
+	defer func() {
+		if cerr := b.closeCgroups(ctx); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
 	if o.Context != "" {
 		if b.context, err = source.OpenContext(o.Context, o.Ignore); err != nil {
 			return nil, err
@@ -127,6 +138,12 @@ type builder struct {
 	snapWhy    error // why overlayfs is not used, for the progress output
 	snapWarned bool
 	snapErr    error
+
+	cgOnce   sync.Once
+	cgroups  *cgroup.Manager // nil when steps run without limits
+	cgLimits cgroup.Limits   // the part of Options.Limits enforced
+	cgWhy    error           // why (some) limits are not enforced
+	cgWarned bool
 }
 
 // created is the timestamp of new config and history entries.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -66,6 +67,10 @@ type StepError struct {
 	Signal   syscall.Signal
 	// Tail holds the last lines of the command's output.
 	Tail []string
+	// OOMKilled is set when the kernel killed a process of the step
+	// because the step reached MemoryLimit (bytes).
+	OOMKilled   bool
+	MemoryLimit int64
 }
 
 // Error names the Dockerfile line, the command, how it ended and what it
@@ -73,9 +78,12 @@ type StepError struct {
 func (e *StepError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: process %q did not complete successfully: ", e.Loc, strings.Join(e.Cmd, " "))
-	if e.Signal != 0 {
+	switch {
+	case e.OOMKilled:
+		fmt.Fprintf(&b, "killed: out of memory (limit %s)", cgroup.FormatBytes(e.MemoryLimit))
+	case e.Signal != 0:
 		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
-	} else {
+	default:
 		fmt.Fprintf(&b, "exit code %d", e.ExitCode)
 	}
 	if len(e.Tail) > 0 {
@@ -178,7 +186,17 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	}
 
 	tail := newTailWriter(log, 20)
+	group, err := b.stepCgroup(log)
+	if err != nil {
+		return false, err
+	}
+	if group != nil {
+		spec.Cgroup = group
+	}
 	res, err := sandbox.Run(ctx, spec, nil, tail, tail)
+	if rmErr := removeCgroup(ctx, group); err == nil {
+		err = rmErr
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -186,7 +204,11 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 		return false, fmt.Errorf("running %q: %w", strings.Join(args, " "), err)
 	}
 	if res.ExitCode != 0 {
-		return false, &StepError{Loc: step.Loc, Cmd: args, ExitCode: res.ExitCode, Signal: res.Signal, Tail: tail.lines()}
+		se := &StepError{Loc: step.Loc, Cmd: args, ExitCode: res.ExitCode, Signal: res.Signal, Tail: tail.lines()}
+		if res.OOMKilled && group != nil {
+			se.OOMKilled, se.MemoryLimit = true, group.Limits().Memory
+		}
+		return false, se
 	}
 	exclude, err := removeStubs(root, res.Stubs)
 	if err != nil {

@@ -68,6 +68,15 @@ func childMain() int {
 // process and returns the path of the command to exec. Each step depends on
 // the ones before it, in this order.
 func setupSandbox(spec *Spec, st *stubs) (string, error) {
+	// The filter is compiled first, so that a profile the compiler
+	// refuses costs no mount, and installed last.
+	var filter []unix.SockFilter
+	if !spec.SeccompUnconfined {
+		var err error
+		if filter, err = seccompProgram(defaultCaps); err != nil {
+			return "", err
+		}
+	}
 	// Mountpoints and device nodes get exactly the modes asked for.
 	unix.Umask(0)
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -131,6 +140,14 @@ func setupSandbox(spec *Spec, st *stubs) (string, error) {
 	path, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {
 		return "", &SetupError{Msg: err.Error(), Exec: true}
+	}
+	// After no_new_privs, the capability drop and the user switch, so that
+	// none of them needs a syscall the profile refuses. What runs between
+	// here and the exec (the readiness report, execve) is allowed by it.
+	if filter != nil {
+		if err := installSeccomp(filter); err != nil {
+			return "", err
+		}
 	}
 	return path, nil
 }

@@ -49,15 +49,7 @@ func TestDyingBuilderTakesTheStep(t *testing.T) {
 	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("waiting for the step: %q, %v", line, err)
 	}
-	// The backgrounded sleeps may not have exec'd yet when "ready" comes.
-	pidfds := sleepers(t, "sleep\x004343\x00")
-	for deadline := time.Now().Add(5 * time.Second); len(pidfds) < 2 && time.Now().Before(deadline); {
-		for _, fd := range pidfds {
-			_ = unix.Close(fd)
-		}
-		time.Sleep(50 * time.Millisecond)
-		pidfds = sleepers(t, "sleep\x004343\x00")
-	}
+	pidfds := waitSleepers(t, "sleep\x004343\x00", 2)
 	if len(pidfds) != 2 {
 		t.Fatalf("found %d sleeps of the step on the host, want 2", len(pidfds))
 	}

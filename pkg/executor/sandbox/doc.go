@@ -6,7 +6,8 @@
 // child mounts the step's root filesystem inside its own mount namespace,
 // builds /proc, /dev and /sys, masks the kernel interfaces Docker masks,
 // pivots into the new root, drops to Docker's default capability set and the
-// step's user, and execs the command, which becomes PID 1 of its PID
+// step's user, confines itself to Docker's default seccomp profile (unless
+// Spec.SeccompUnconfined), and execs the command, which becomes PID 1 of its PID
 // namespace. When PID 1 exits the kernel kills every other process of the
 // step and every mount disappears with the namespace, so nothing is left
 // behind on the host.

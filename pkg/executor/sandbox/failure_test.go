@@ -158,7 +158,7 @@ func TestCancelKillsTheStep(t *testing.T) {
 			if err != nil || line != "ready\n" {
 				t.Fatalf("waiting for the step: %q, %v", line, err)
 			}
-			pidfds := sleepers(t, "sleep\x004242\x00")
+			pidfds := waitSleepers(t, "sleep\x004242\x00", 2)
 			if len(pidfds) != 2 {
 				t.Fatalf("found %d sleeps of the step on the host, want 2", len(pidfds))
 			}
@@ -191,6 +191,21 @@ func TestCancelKillsTheStep(t *testing.T) {
 
 // sleepers returns pidfds of the host processes whose command line is
 // cmdline and whose PID namespace differs from the test's.
+// waitSleepers polls until want processes run cmdline or 5 s pass: the
+// step's backgrounded commands may not have exec'd when it says "ready".
+func waitSleepers(t *testing.T, cmdline string, want int) []int {
+	t.Helper()
+	pidfds := sleepers(t, cmdline)
+	for deadline := time.Now().Add(5 * time.Second); len(pidfds) < want && time.Now().Before(deadline); {
+		for _, fd := range pidfds {
+			_ = unix.Close(fd)
+		}
+		time.Sleep(50 * time.Millisecond)
+		pidfds = sleepers(t, cmdline)
+	}
+	return pidfds
+}
+
 func sleepers(t *testing.T, cmdline string) []int {
 	t.Helper()
 	self, err := os.Readlink("/proc/self/ns/pid")

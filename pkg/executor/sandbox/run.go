@@ -44,6 +44,9 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sandbox: starting %s: %w", spec.Args[0], err)
 	}
+	// The cgroup stays with the parent; the child gets plain data.
+	cg := spec.Cgroup
+	spec.Cgroup = nil
 
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -79,10 +82,21 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
+	// Resource limits, cgroup v2: the child is cloned into its group.
+	cgDir, cgErr := cloneIntoCgroup(cg, cmd.SysProcAttr)
+	if cgErr != nil {
+		_ = specR.Close()
+		_ = reportW.Close()
+		return Result{}, fmt.Errorf("sandbox: %w", cgErr)
+	}
 	startErr := cmd.Start()
+	if cgDir != nil && cloneIntoUnsupported(startErr) {
+		cmd = withoutCgroupFD(cmd)
+		startErr = cmd.Start()
+	}
 	// The child holds its own copies now; the parent's would keep the
 	// report pipe open past the child's exec.
-	closeErr := errors.Join(specR.Close(), reportW.Close())
+	closeErr := errors.Join(specR.Close(), reportW.Close(), closeCgroupDir(cgDir))
 	if startErr != nil {
 		return Result{}, fmt.Errorf("sandbox: starting child: %w", startErr)
 	}
@@ -92,6 +106,16 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return Result{}, fmt.Errorf("sandbox: closing child's pipe ends: %w", closeErr)
+	}
+	// Resource limits, cgroup v1 (or a kernel without CLONE_INTO_CGROUP):
+	// the child waits for its spec, so it runs nothing of the step
+	// before it is moved into the group.
+	if cg != nil && !cmd.SysProcAttr.UseCgroupFD {
+		if err := cg.Join(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return Result{}, fmt.Errorf("sandbox: %w", err)
+		}
 	}
 
 	// A child that died early makes this write fail with EPIPE; its report,
@@ -117,6 +141,13 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 	res := Result{Stubs: outcome.stubs}
 	if st := cmd.ProcessState; st != nil {
 		res.ExitCode, res.Signal = exitStatus(st)
+	}
+	if cg != nil {
+		oom, err := cg.OOMKilled()
+		if err != nil {
+			return res, fmt.Errorf("sandbox: %w", err)
+		}
+		res.OOMKilled = oom
 	}
 	switch {
 	case outcome.err != nil:
@@ -155,4 +186,53 @@ func exitStatus(st *os.ProcessState) (int, syscall.Signal) {
 		return -1, ws.Signal()
 	}
 	return st.ExitCode(), 0
+}
+
+// Resource limits (cgroups): helpers of Run.
+
+// cloneIntoCgroup sets attr up to start the child inside cg where the
+// kernel can (cgroup v2) and returns the directory to close after the start.
+func cloneIntoCgroup(cg Cgroup, attr *syscall.SysProcAttr) (*os.File, error) {
+	if cg == nil {
+		return nil, nil
+	}
+	dir, err := cg.CloneInto()
+	if err != nil || dir == nil {
+		return nil, err
+	}
+	attr.UseCgroupFD = true
+	attr.CgroupFD = int(dir.Fd())
+	return dir, nil
+}
+
+// cloneIntoUnsupported reports whether Start failed because the kernel has
+// no clone3 (before 5.3) or no CLONE_INTO_CGROUP (before 5.7).
+func cloneIntoUnsupported(err error) bool {
+	return errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.EINVAL)
+}
+
+// withoutCgroupFD returns an unstarted copy of cmd that is not cloned into a
+// cgroup: an exec.Cmd cannot be started twice.
+func withoutCgroupFD(cmd *exec.Cmd) *exec.Cmd {
+	attr := *cmd.SysProcAttr
+	attr.UseCgroupFD, attr.CgroupFD = false, 0
+	return &exec.Cmd{
+		Path:        cmd.Path,
+		Args:        cmd.Args,
+		Env:         cmd.Env,
+		Dir:         cmd.Dir,
+		Stdin:       cmd.Stdin,
+		Stdout:      cmd.Stdout,
+		Stderr:      cmd.Stderr,
+		ExtraFiles:  cmd.ExtraFiles,
+		SysProcAttr: &attr,
+		WaitDelay:   cmd.WaitDelay,
+	}
+}
+
+func closeCgroupDir(dir *os.File) error {
+	if dir == nil {
+		return nil
+	}
+	return dir.Close()
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -42,6 +43,31 @@ type Spec struct {
 	// RUN heredoc with its own interpreter line runs from there). They
 	// live on the sandbox's /dev tmpfs, never in the root filesystem.
 	DevFiles map[string][]byte
+	// Cgroup, when set, is the control group (resource limits) the step
+	// runs in: the child is placed in it before it reads this spec, so no
+	// code of the step runs outside it. It stays with the caller: the
+	// child never receives it.
+	Cgroup Cgroup
+	// SeccompUnconfined runs the command without a seccomp filter. The
+	// zero value confines it to Docker's default seccomp profile, resolved
+	// against the sandbox's capabilities (Docker's default set) as Docker
+	// resolves it, and compiled for this machine's architecture only.
+	SeccompUnconfined bool
+}
+
+// Cgroup is a control group a sandbox runs in; *cgroup.Group (package
+// pkg/executor/cgroup) is one. The caller makes it before Run and removes it
+// afterwards.
+type Cgroup interface {
+	// CloneInto returns the open directory of a cgroup v2 group to start
+	// the child in (CLONE_INTO_CGROUP), or nil where the child must be
+	// moved in with Join.
+	CloneInto() (*os.File, error)
+	// Join moves the process pid into the group.
+	Join(pid int) error
+	// OOMKilled reports whether the kernel killed a process of the group
+	// because the group ran out of memory.
+	OOMKilled() (bool, error)
 }
 
 // DefaultHostname is the host name of a sandbox whose Spec names none.
@@ -110,6 +136,9 @@ type Result struct {
 	// mountpoints because the image lacked them. They are artefacts of the
 	// sandbox, not of the step.
 	Stubs []string
+	// OOMKilled is set when Spec.Cgroup reports that the kernel killed a
+	// process of the step because the step reached its memory limit.
+	OOMKilled bool
 }
 
 // ErrInvalidSpec is wrapped by the errors Run returns for a Spec it refuses

@@ -1,0 +1,77 @@
+package cgroup
+
+import (
+	"path"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func FuzzParseMemory(f *testing.F) {
+	for _, s := range []string{"512m", "1.5GiB", "0", "100 b", "5ib", "9223372036854775807", "1e9", "-0", "1..5m", "\x00m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseMemory(s)
+		if err != nil {
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseMemory(%q) = %d, negative", s, n)
+		}
+		// A whole number of bytes reads back as itself.
+		if back, err := ParseMemory(strconv.FormatInt(n, 10)); err != nil || back != n {
+			t.Fatalf("ParseMemory(%q) = %d, which parses back as %d, %v", s, n, back, err)
+		}
+	})
+}
+
+func FuzzParseCPUs(f *testing.F) {
+	for _, s := range []string{"1.5", "0.01", "0", "NaN", "1e400", "00001.0000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCPUs(s)
+		if err != nil {
+			return
+		}
+		l := Limits{CPUs: c}
+		if err := l.Validate(); err != nil {
+			t.Fatalf("ParseCPUs(%q) = %v, which Validate refuses: %v", s, c, err)
+		}
+		if q, _ := l.CPUQuota(); c != 0 && q < 1000 {
+			t.Fatalf("ParseCPUs(%q) = %v: quota %d below the kernel's minimum", s, c, q)
+		}
+	})
+}
+
+func FuzzParseMembership(f *testing.F) {
+	for _, s := range []string{
+		"0::/\n",
+		"12:pids:/user.slice\n2:cpu,cpuacct:/a\n0::/a/b\n",
+		"0::/../x\n",
+		"1:name=systemd:/\n",
+		"x::\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := parseMembership(s)
+		if err != nil {
+			return
+		}
+		paths := []string{}
+		if m.unified != "" {
+			paths = append(paths, m.unified)
+		}
+		for _, p := range m.legacy {
+			paths = append(paths, p)
+		}
+		for _, p := range paths {
+			// Joined to a mount, an accepted path must stay under it.
+			if !path.IsAbs(p) || path.Clean(p) != p || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+				t.Fatalf("parseMembership(%q) accepted path %q", s, p)
+			}
+		}
+	})
+}

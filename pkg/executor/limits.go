@@ -1,0 +1,91 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+)
+
+// cgroupRemoveTimeout bounds the wait for a step's processes to die when
+// its cgroup is removed; they are SIGKILLed, so it only matters when the
+// kernel is stuck.
+const cgroupRemoveTimeout = 30 * time.Second
+
+// stepCgroup makes the cgroup of one RUN step, or returns nil when the
+// steps run without limits. The first step's log says once why limits that
+// were asked for are not applied.
+func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
+	if err := b.opts.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	b.cgOnce.Do(b.openCgroups)
+	if b.cgWhy != nil && !b.cgWarned {
+		b.cgWarned = true
+		fmt.Fprintf(log, "resource limits are not applied (%v); RUN steps run without them\n", b.cgWhy)
+	}
+	if b.cgroups == nil || b.cgLimits.IsZero() {
+		return nil, nil
+	}
+	g, err := b.cgroups.New(b.cgLimits)
+	if err != nil {
+		return nil, fmt.Errorf("creating the step's cgroup: %w", err)
+	}
+	return g, nil
+}
+
+// openCgroups opens the build's cgroup subtree and keeps each limit the
+// hierarchy can enforce: a missing controller costs only its own limit.
+func (b *builder) openCgroups() {
+	want := b.opts.Limits
+	if want.IsZero() {
+		return
+	}
+	m, err := cgroup.Open(cgroup.Config{})
+	if err != nil {
+		b.cgWhy = err
+		return
+	}
+	var why []error
+	keep := cgroup.Limits{}
+	for _, one := range []cgroup.Limits{{Memory: want.Memory}, {CPUs: want.CPUs}, {Pids: want.Pids}} {
+		if one.IsZero() {
+			continue
+		}
+		if err := m.Check(one); err != nil {
+			why = append(why, err)
+			continue
+		}
+		keep.Memory += one.Memory
+		keep.CPUs += one.CPUs
+		keep.Pids += one.Pids
+	}
+	b.cgroups, b.cgLimits, b.cgWhy = m, keep, errors.Join(why...)
+}
+
+// removeCgroup removes a step's cgroup, killing what is left in it, even
+// when ctx is done: a cancelled step must not leave its group behind.
+func removeCgroup(ctx context.Context, g *cgroup.Group) error {
+	if g == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cgroupRemoveTimeout)
+	defer cancel()
+	if err := g.Remove(ctx); err != nil {
+		return fmt.Errorf("removing the step's cgroup: %w", err)
+	}
+	return nil
+}
+
+// closeCgroups removes the build's cgroup subtree.
+func (b *builder) closeCgroups(ctx context.Context) error {
+	if b.cgroups == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cgroupRemoveTimeout)
+	defer cancel()
+	return b.cgroups.Close(ctx)
+}
