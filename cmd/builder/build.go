@@ -43,6 +43,9 @@ type buildFlags struct {
 	memory        string
 	cpus          string
 	pidsLimit     int64
+	maxArchive    string
+	maxLayer      string
+	secrets       []string
 }
 
 func newBuildCommand(g *globalFlags) *cobra.Command {
@@ -88,6 +91,9 @@ in the state directory under its -t names (see builder images).`,
 	fl.StringVar(&f.memory, "memory", "", `memory limit of each RUN step ("512m", "2g"; "" or 0 for none)`)
 	fl.StringVar(&f.cpus, "cpus", "", `CPUs each RUN step may use ("1.5"; "" or 0 for no limit)`)
 	fl.Int64Var(&f.pidsLimit, "pids-limit", defaultPidsLimit, "most processes each RUN step may have (0 or -1 for no limit)")
+	fl.StringArrayVar(&f.secrets, "secret", nil, `secret for RUN --mount=type=secret ("id=NAME,src=FILE" or "id=NAME,env=VAR")`)
+	fl.StringVar(&f.maxArchive, "max-archive-size", defaultMaxArchiveSize, `most bytes a local archive may expand to when ADD extracts it ("512m", "2g"; 0 or -1 for no limit)`)
+	fl.StringVar(&f.maxLayer, "max-layer-size", defaultMaxLayerSize, `most bytes a base-image layer may expand to ("8g"; 0 or -1 for no limit)`)
 	return cmd
 }
 
@@ -156,20 +162,35 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if err != nil {
 		return err
 	}
+	maxArchive, err := parseSizeLimit("--max-archive-size", f.maxArchive)
+	if err != nil {
+		return err
+	}
+	maxLayer, err := parseSizeLimit("--max-layer-size", f.maxLayer)
+	if err != nil {
+		return err
+	}
+	secrets, err := readSecrets(f.secrets, os.LookupEnv)
+	if err != nil {
+		return err
+	}
 	dockerfile, data, err := readDockerfile(cmd.InOrStdin(), contextDir, f.file)
 	if err != nil {
 		return err
 	}
 	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
 	eo := executor.Options{
-		Root:          g.root,
-		Context:       contextDir,
-		NamedContexts: named,
-		Labels:        labels,
-		Compression:   layer.EncodeOptions{Compression: compression},
-		Network:       network,
-		Snapshotter:   snap,
-		Limits:        limits,
+		Root:           g.root,
+		Context:        contextDir,
+		NamedContexts:  named,
+		Labels:         labels,
+		Compression:    layer.EncodeOptions{Compression: compression},
+		Network:        network,
+		Snapshotter:    snap,
+		Limits:         limits,
+		Secrets:        secrets,
+		MaxArchiveSize: maxArchive,
+		MaxLayerSize:   maxLayer,
 	}
 	if f.platform != "" {
 		p, err := executor.ParsePlatform(f.platform)

@@ -12,16 +12,18 @@ import (
 
 // WriteFileAtomic replaces the file at path with the bytes write produces.
 //
-// The data goes to a temporary sibling in the same directory (so the final
-// rename cannot cross filesystems), which is fsynced, renamed over path and
-// followed by an fsync of the directory. If write or any step fails, the
-// temporary file is removed and path is left as it was.
+// The data goes to an unnamed temporary file in the same directory
+// (O_TMPFILE, so a process killed while writing leaves nothing behind; a
+// named temporary sibling where the filesystem lacks O_TMPFILE), which is
+// fsynced, given a name, renamed over path and followed by an fsync of the
+// directory. If write or any step fails, the temporary file is removed and
+// path is left as it was.
 func WriteFileAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, named, err := CreateTemp(dir, base)
 	if err != nil {
 		return fmt.Errorf("creating temporary file for %s: %w", path, err)
 	}
@@ -34,7 +36,9 @@ func WriteFileAtomic(path string, perm fs.FileMode, write func(w io.Writer) erro
 		if !closed {
 			_ = f.Close() // the write error is the one worth reporting
 		}
-		_ = os.Remove(tmp)
+		if named {
+			_ = os.Remove(tmp)
+		}
 	}()
 
 	bw := bufio.NewWriterSize(f, 256<<10)
@@ -52,12 +56,19 @@ func WriteFileAtomic(path string, perm fs.FileMode, write func(w io.Writer) erro
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", path, err)
 	}
+	if fi, statErr := os.Lstat(path); statErr == nil && fi.IsDir() {
+		return fmt.Errorf("replacing %s: %w", path, errIsDir)
+	}
+	if !named {
+		// The name exists only between this link and the rename.
+		if tmp, err = LinkTemp(f, dir, base); err != nil {
+			return fmt.Errorf("naming temporary file for %s: %w", path, err)
+		}
+		named = true
+	}
 	closed = true
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", path, err)
-	}
-	if fi, statErr := os.Lstat(path); statErr == nil && fi.IsDir() {
-		return fmt.Errorf("replacing %s: %w", path, errIsDir)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("renaming into place %s: %w", path, err)

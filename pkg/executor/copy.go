@@ -110,13 +110,13 @@ func (c *copier) mkdirAll(p string) error {
 		cur := strings.Join(parts[:i+1], "/")
 		if fi, err := c.upper.Lstat(cur); err == nil {
 			if !fi.IsDir() {
-				return fmt.Errorf("creating directory /%s: a non-directory is in the way", cur)
+				return fmt.Errorf("creating directory %q: a non-directory is in the way", "/"+cur)
 			}
 			continue
 		}
 		if fi, err := c.lower.Lstat(cur); err == nil {
 			if !fi.IsDir() {
-				return fmt.Errorf("creating directory /%s: a non-directory is in the way", cur)
+				return fmt.Errorf("creating directory %q: a non-directory is in the way", "/"+cur)
 			}
 			if err := c.copyUpDir(cur, fi); err != nil {
 				return err
@@ -126,17 +126,17 @@ func (c *copier) mkdirAll(p string) error {
 			return err
 		}
 		if err := c.upper.Mkdir(cur, 0o755); err != nil {
-			return fmt.Errorf("creating directory /%s: %w", cur, err)
+			return fmt.Errorf("creating directory %q: %w", "/"+cur, err)
 		}
 		uid, gid := 0, 0
 		if c.owner != nil {
 			uid, gid = int(c.owner.UID), int(c.owner.GID)
 		}
 		if err := c.upper.Lchown(cur, uid, gid); err != nil {
-			return fmt.Errorf("creating directory /%s: %w", cur, err)
+			return fmt.Errorf("creating directory %q: %w", "/"+cur, err)
 		}
 		if err := c.upper.Chmod(cur, 0o755); err != nil {
-			return fmt.Errorf("creating directory /%s: %w", cur, err)
+			return fmt.Errorf("creating directory %q: %w", "/"+cur, err)
 		}
 		c.dirTimes = append(c.dirTimes, dirTime{cur, time.Now()})
 	}
@@ -147,14 +147,14 @@ func (c *copier) mkdirAll(p string) error {
 // so that the layer diff sees it as unchanged.
 func (c *copier) copyUpDir(p string, fi fs.FileInfo) error {
 	if err := c.upper.Mkdir(p, 0o700); err != nil {
-		return fmt.Errorf("copying up /%s: %w", p, err)
+		return fmt.Errorf("copying up %q: %w", "/"+p, err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if err := c.upper.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
-		return fmt.Errorf("copying up /%s: %w", p, err)
+		return fmt.Errorf("copying up %q: %w", "/"+p, err)
 	}
 	if err := c.upper.Chmod(p, toOSMode(fi.Mode())); err != nil {
-		return fmt.Errorf("copying up /%s: %w", p, err)
+		return fmt.Errorf("copying up %q: %w", "/"+p, err)
 	}
 	if hp, err := c.lower.HostPath(p); err == nil {
 		if err := c.copyXattrs(hp, p); err != nil {
@@ -196,7 +196,7 @@ func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
 	}
 	ents, err := fsys.ReadDir(src)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", src, err)
+		return fmt.Errorf("reading %q: %w", src, err)
 	}
 	for _, e := range ents {
 		s := path.Join(src, e.Name())
@@ -235,7 +235,7 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 	if ufi, err := c.upper.Lstat(dst); err == nil {
 		if !(ufi.IsDir() && fi.IsDir()) {
 			if err := c.upper.RemoveAll(dst); err != nil {
-				return fmt.Errorf("replacing /%s: %w", dst, err)
+				return fmt.Errorf("replacing %q: %w", "/"+dst, err)
 			}
 		}
 	}
@@ -244,7 +244,7 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 	case mode.IsDir():
 		if _, err := c.upper.Lstat(dst); err != nil {
 			if err := c.upper.Mkdir(dst, 0o700); err != nil {
-				return fmt.Errorf("creating /%s: %w", dst, err)
+				return fmt.Errorf("creating %q: %w", "/"+dst, err)
 			}
 		}
 	case mode.IsRegular():
@@ -252,7 +252,7 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 			k := fileKey{uint64(st.Dev), st.Ino}
 			if first, ok := c.links[k]; ok {
 				if err := c.upper.Link(first, dst); err != nil {
-					return fmt.Errorf("linking /%s: %w", dst, err)
+					return fmt.Errorf("linking %q: %w", "/"+dst, err)
 				}
 				return nil
 			}
@@ -267,11 +267,11 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 			return err
 		}
 		if err := c.upper.Symlink(target, dst); err != nil {
-			return fmt.Errorf("creating symlink /%s: %w", dst, err)
+			return fmt.Errorf("creating symlink %q: %w", "/"+dst, err)
 		}
 	case mode&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe) != 0:
 		if st == nil {
-			return fmt.Errorf("copying %s: no device numbers", src)
+			return fmt.Errorf("copying %q: no device numbers", src)
 		}
 		if err := c.mknod(dst, st); err != nil {
 			return err
@@ -286,20 +286,20 @@ func (c *copier) copyEntry(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 func (c *copier) copyFile(fsys source.FS, src, dst string) (err error) {
 	in, err := fsys.Open(src)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", src, err)
+		return fmt.Errorf("opening %q: %w", src, err)
 	}
 	defer in.Close()
 	out, err := c.upper.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating /%s: %w", dst, err)
+		return fmt.Errorf("creating %q: %w", "/"+dst, err)
 	}
 	defer func() {
 		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("writing /%s: %w", dst, cerr)
+			err = fmt.Errorf("writing %q: %w", "/"+dst, cerr)
 		}
 	}()
 	if _, err := io.Copy(out, in); err != nil {
-		return fmt.Errorf("copying %s to /%s: %w", src, dst, err)
+		return fmt.Errorf("copying %q to %q: %w", src, "/"+dst, err)
 	}
 	return nil
 }
@@ -309,32 +309,32 @@ func (c *copier) copyFile(fsys source.FS, src, dst string) (err error) {
 func (c *copier) writeFile(dst string, r io.Reader, mode fs.FileMode, mtime time.Time) (err error) {
 	if ufi, err := c.upper.Lstat(dst); err == nil && ufi != nil {
 		if err := c.upper.RemoveAll(dst); err != nil {
-			return fmt.Errorf("replacing /%s: %w", dst, err)
+			return fmt.Errorf("replacing %q: %w", "/"+dst, err)
 		}
 	}
 	out, err := c.upper.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating /%s: %w", dst, err)
+		return fmt.Errorf("creating %q: %w", "/"+dst, err)
 	}
 	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
-		return fmt.Errorf("writing /%s: %w", dst, err)
+		return fmt.Errorf("writing %q: %w", "/"+dst, err)
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("writing /%s: %w", dst, err)
+		return fmt.Errorf("writing %q: %w", "/"+dst, err)
 	}
 	uid, gid := 0, 0
 	if c.owner != nil {
 		uid, gid = int(c.owner.UID), int(c.owner.GID)
 	}
 	if err := c.upper.Lchown(dst, uid, gid); err != nil {
-		return fmt.Errorf("chown /%s: %w", dst, err)
+		return fmt.Errorf("chown %q: %w", "/"+dst, err)
 	}
 	if c.hasChmod {
 		mode = c.chmod
 	}
 	if err := c.upper.Chmod(dst, mode); err != nil {
-		return fmt.Errorf("chmod /%s: %w", dst, err)
+		return fmt.Errorf("chmod %q: %w", "/"+dst, err)
 	}
 	return c.setTimes(dst, mtime)
 }
@@ -351,13 +351,13 @@ func (c *copier) applyMeta(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 		uid, gid = int(st.Uid), int(st.Gid)
 	}
 	if err := c.upper.Lchown(dst, uid, gid); err != nil {
-		return fmt.Errorf("chown /%s: %w", dst, err)
+		return fmt.Errorf("chown %q: %w", "/"+dst, err)
 	}
 	isLink := fi.Mode()&fs.ModeSymlink != 0
 	if !isLink {
 		// chmod after chown: chown clears setuid/setgid bits.
 		if err := c.upper.Chmod(dst, c.modeFor(fi)); err != nil {
-			return fmt.Errorf("chmod /%s: %w", dst, err)
+			return fmt.Errorf("chmod %q: %w", "/"+dst, err)
 		}
 		if hp, ok := hostPath(fsys, src); ok {
 			if err := c.copyXattrs(hp, dst); err != nil {
@@ -409,7 +409,7 @@ func (c *copier) copyXattrs(src, dst string) error {
 	}
 	f, err := c.upper.OpenFile(dst, unix.O_PATH|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return fmt.Errorf("xattrs of /%s: %w", dst, err)
+		return fmt.Errorf("xattrs of %q: %w", "/"+dst, err)
 	}
 	defer f.Close()
 	proc := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
@@ -422,7 +422,7 @@ func (c *copier) copyXattrs(src, dst string) error {
 			continue
 		}
 		if err := unix.Setxattr(proc, n, v, 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
-			return fmt.Errorf("setting xattr %s on /%s: %w", n, dst, err)
+			return fmt.Errorf("setting xattr %q on %q: %w", n, "/"+dst, err)
 		}
 	}
 	return nil
@@ -478,12 +478,12 @@ func (c *copier) parentFd(p string) (*os.File, string, error) {
 func (c *copier) setTimes(p string, mt time.Time) error {
 	d, name, err := c.parentFd(p)
 	if err != nil {
-		return fmt.Errorf("setting times of /%s: %w", p, err)
+		return fmt.Errorf("setting times of %q: %w", "/"+p, err)
 	}
 	defer d.Close()
 	ts := unix.NsecToTimespec(mt.UnixNano())
 	if err := unix.UtimesNanoAt(int(d.Fd()), name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting times of /%s: %w", p, err)
+		return fmt.Errorf("setting times of %q: %w", "/"+p, err)
 	}
 	return nil
 }
@@ -491,11 +491,11 @@ func (c *copier) setTimes(p string, mt time.Time) error {
 func (c *copier) mknod(p string, st *syscall.Stat_t) error {
 	d, name, err := c.parentFd(p)
 	if err != nil {
-		return fmt.Errorf("creating /%s: %w", p, err)
+		return fmt.Errorf("creating %q: %w", "/"+p, err)
 	}
 	defer d.Close()
 	if err := unix.Mknodat(int(d.Fd()), name, st.Mode, int(st.Rdev)); err != nil {
-		return fmt.Errorf("creating /%s: %w", p, err)
+		return fmt.Errorf("creating %q: %w", "/"+p, err)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 	for _, src := range r.srcs {
 		if source.IsURL(src) {
 			if !r.add {
-				return false, fmt.Errorf("COPY %s: source can't be a URL; use ADD", src)
+				return false, fmt.Errorf("COPY %q: source can't be a URL; use ADD", src)
 			}
 			d, err := source.Fetch(ctx, b.opts.HTTPClient, src, b.state.tmp, digest.Digest(r.checksum))
 			if err != nil {
@@ -135,33 +135,33 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 			continue
 		}
 		if r.checksum != "" {
-			return false, fmt.Errorf("ADD --checksum needs a URL source, not %s", src)
+			return false, fmt.Errorf("ADD --checksum needs a URL source, not %q", src)
 		}
 		if fsys == nil {
-			return false, fmt.Errorf("%s %s: the build has no context", op, src)
+			return false, fmt.Errorf("%s %q: the build has no context", op, src)
 		}
 		if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
-			return false, fmt.Errorf("%s %s: %w", op, src, source.ErrOutsideContext)
+			return false, fmt.Errorf("%s %q: %w", op, src, source.ErrOutsideContext)
 		}
 		matches := []string{src}
 		if source.HasMeta(src) {
 			if matches, err = source.Glob(fsys, src); err != nil {
-				return false, fmt.Errorf("%s %s: %w", op, src, err)
+				return false, fmt.Errorf("%s %q: %w", op, src, err)
 			}
 			if len(matches) == 0 {
-				return false, fmt.Errorf("%s %s: no source files match", op, src)
+				return false, fmt.Errorf("%s %q: no source files match", op, src)
 			}
 		}
 		for _, m := range matches {
 			p, err := fsys.Resolve(m, true)
 			if err != nil {
-				return false, fmt.Errorf("%s %s: %w", op, m, err)
+				return false, fmt.Errorf("%s %q: %w", op, m, err)
 			}
 			if _, err := fsys.Lstat(p); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return false, fmt.Errorf("%s %s: not found in %s", op, m, sourceName(r.from))
+					return false, fmt.Errorf("%s %q: not found in %s", op, m, sourceName(r.from))
 				}
-				return false, fmt.Errorf("%s %s: %w", op, m, err)
+				return false, fmt.Errorf("%s %q: %w", op, m, err)
 			}
 			items = append(items, copyItem{fsys: fsys, path: p})
 		}
@@ -324,8 +324,9 @@ func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, des
 		return err
 	}
 	defer f.Close()
-	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI}); err != nil {
-		return fmt.Errorf("ADD %s: extracting: %w", p, err)
+	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, MaxSize: applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)}
+	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, opts); err != nil {
+		return fmt.Errorf("ADD %q: extracting: %w", p, err)
 	}
 	return nil
 }
@@ -339,11 +340,11 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 	}
 	rel, err := lower.Resolve(strings.TrimPrefix(p, "/"), true)
 	if err != nil {
-		return false, fmt.Errorf("WORKDIR %s: %w", p, err)
+		return false, fmt.Errorf("WORKDIR %q: %w", p, err)
 	}
 	if fi, err := lower.Lstat(rel); err == nil {
 		if !fi.IsDir() {
-			return false, fmt.Errorf("WORKDIR %s: not a directory in the image", p)
+			return false, fmt.Errorf("WORKDIR %q: not a directory in the image", p)
 		}
 		return false, nil
 	}
@@ -365,7 +366,7 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 	if u := ss.cfg.Config.User; u != "" {
 		id, err := parseChown(u, lower)
 		if err != nil {
-			return false, fmt.Errorf("WORKDIR %s: USER %w", p, err)
+			return false, fmt.Errorf("WORKDIR %q: USER %w", p, err)
 		}
 		cp.owner = &id
 	}

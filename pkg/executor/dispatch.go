@@ -23,7 +23,7 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 	if arg, ok := step.Cmd.(*instructions.ArgCommand); ok {
 		return b.declareArgs(ss, arg)
 	}
-	cmd, err := step.Expand(shell.EnvsFromSlice(ss.env()))
+	cmd, err := step.Expand(stageEnv{ss})
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (b *builder) declareArgs(ss *stageState, c *instructions.ArgCommand) error 
 		if v, ok := b.graph.BuildArg(kv.Key); ok {
 			a.value, a.set = v, true
 		} else if kv.Value != nil {
-			v, _, err := lex.ProcessWord(*kv.Value, shell.EnvsFromSlice(ss.env()))
+			v, err := parser.ExpandWord(lex, *kv.Value, stageEnv{ss})
 			if err != nil {
 				return fmt.Errorf("ARG %s: %w", kv.Key, err)
 			}

@@ -64,6 +64,41 @@ type Options struct {
 	// Where cgroups cannot be used the steps run without limits, and the
 	// progress output of the first RUN step says why.
 	Limits cgroup.Limits
+	// Secrets are the build secrets by id, for RUN
+	// --mount=type=secret. A step sees a secret only while it runs, as a
+	// read-only file on a tmpfs or as an environment variable; it never
+	// reaches a layer, the config or the history.
+	Secrets map[string][]byte
+	// MaxArchiveSize bounds the uncompressed size of each local archive
+	// ADD extracts, so that a compression bomb fails its step instead of
+	// filling the disk; 0 means DefaultMaxArchiveSize and a negative
+	// value means no limit.
+	MaxArchiveSize int64
+	// MaxLayerSize bounds the uncompressed size of each base-image layer
+	// when it is extracted; 0 means DefaultMaxLayerSize and a negative
+	// value means no limit.
+	MaxLayerSize int64
+}
+
+// DefaultMaxArchiveSize is the uncompressed size limit of an ADD archive
+// when Options.MaxArchiveSize is zero: generous for source tarballs and
+// release bundles, small enough that a bomb cannot fill a CI runner's disk.
+const DefaultMaxArchiveSize = 1 << 30
+
+// DefaultMaxLayerSize is the uncompressed size limit of a base-image layer
+// when Options.MaxLayerSize is zero: larger than the layers of common
+// toolchain and CUDA images.
+const DefaultMaxLayerSize = 16 << 30
+
+// applyLimit turns an Options size field into layer.ApplyOptions.MaxSize.
+func applyLimit(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // Resolver finds an image by reference for the given platform and returns

@@ -101,8 +101,9 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err := b.sandboxReady(); err != nil {
 		return false, err
 	}
-	if len(instructions.GetMounts(c)) > 0 {
-		return false, errors.New("RUN --mount is not supported")
+	mounts, err := runMounts(instructions.GetMounts(c), b.opts.Secrets)
+	if err != nil {
+		return false, err
 	}
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return false, fmt.Errorf("RUN --security=%s is not supported", sec)
@@ -141,7 +142,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	}
 	spec := sandbox.Spec{
 		Args:       args,
-		Env:        runEnv(ss.env(), user.Home),
+		Env:        withEnv(runEnv(ss.env(), user.Home), mounts.env),
 		Cwd:        ss.cfg.Config.WorkingDir,
 		UID:        user.UID,
 		GID:        user.GID,
@@ -150,6 +151,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 		ResolvConf: b.resolvConf(),
 		StateDir:   filepath.Join(scratch, "sandbox"),
 		DevFiles:   devFiles,
+		Secrets:    mounts.secrets,
 	}
 	if network == NetworkNone {
 		spec.Network = sandbox.NetworkNone

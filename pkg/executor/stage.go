@@ -34,6 +34,8 @@ type stageState struct {
 	// triggers are the base image's ONBUILD instructions, run before the
 	// stage's own steps.
 	triggers []string
+	// envIdx finds ENV entries by name; see envPos.
+	envIdx envIndex
 }
 
 type stageArg struct {
@@ -79,11 +81,9 @@ func (s *stageState) env() []string {
 }
 
 func (s *stageState) setEnv(key, value string) {
-	for i, kv := range s.cfg.Config.Env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			s.cfg.Config.Env[i] = key + "=" + value
-			return
-		}
+	if i, ok := s.envPos(key); ok {
+		s.cfg.Config.Env[i] = key + "=" + value
+		return
 	}
 	s.cfg.Config.Env = append(s.cfg.Config.Env, key+"="+value)
 }
@@ -211,7 +211,7 @@ func (b *builder) stack(ctx context.Context, ss *stageState) (*snapshot.Stack, e
 		if i >= len(ss.cfg.RootFS.DiffIDs) {
 			return nil, fmt.Errorf("image config lists %d diff IDs for %d layers", len(ss.cfg.RootFS.DiffIDs), len(ss.layers))
 		}
-		dir, err := b.state.extract(ctx, ss.layers[i], ss.cfg.RootFS.DiffIDs[i])
+		dir, err := b.state.extract(ctx, ss.layers[i], ss.cfg.RootFS.DiffIDs[i], applyLimit(b.opts.MaxLayerSize, DefaultMaxLayerSize))
 		if err != nil {
 			return nil, err
 		}

@@ -100,8 +100,9 @@ func (s *state) scratchDir(prefix string) (string, error) {
 }
 
 // extract returns the overlay-format directory of a layer, extracting its
-// blob first if no build has done so yet.
-func (s *state) extract(ctx context.Context, desc ocispec.Descriptor, diffID digest.Digest) (string, error) {
+// blob first if no build has done so yet. maxSize bounds the layer's
+// uncompressed size (0: no limit).
+func (s *state) extract(ctx context.Context, desc ocispec.Descriptor, diffID digest.Digest, maxSize int64) (string, error) {
 	dst := s.layerDir(diffID)
 	if _, err := os.Stat(dst); err == nil {
 		return dst, nil
@@ -118,7 +119,7 @@ func (s *state) extract(ctx context.Context, desc ocispec.Descriptor, diffID dig
 	defer rc.Close()
 	// The store checks the blob digest at EOF, which pins the content the
 	// diffID was computed from.
-	if _, err := layer.Apply(ctx, tmp, rc, layer.ApplyOptions{Whiteouts: layer.WhiteoutOverlay}); err != nil {
+	if _, err := layer.Apply(ctx, tmp, rc, layer.ApplyOptions{Whiteouts: layer.WhiteoutOverlay, MaxSize: maxSize}); err != nil {
 		return "", fmt.Errorf("extracting layer %s: %w", desc.Digest, err)
 	}
 	// Read to the end so that the store verifies the blob's digest.

@@ -44,12 +44,13 @@ func Apply(ctx context.Context, root string, r io.Reader, o ApplyOptions) (int64
 	if err != nil {
 		return 0, fmt.Errorf("applying layer: %w", err)
 	}
-	cr := &countReader{ctx: ctx, r: dr}
+	cr := &countReader{ctx: ctx, r: dr, budget: sizeBudget{limit: o.MaxSize}}
 	n, err := extract(ctx, tar.NewReader(cr), cr, &applier{
 		root:     rootDir,
 		opts:     o,
 		unpacked: make(map[string]bool),
 		dirTimes: make(map[string]fileTimes),
+		content:  sizeBudget{limit: o.MaxSize},
 	})
 	if cerr := dr.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing layer stream: %w", cerr)
@@ -100,6 +101,8 @@ type applier struct {
 	dirTimes map[string]fileTimes
 	// buf is the file copy buffer, allocated on first use.
 	buf []byte
+	// content counts the sizes of the files written so far.
+	content sizeBudget
 }
 
 // markUnpacked records name and its ancestors as written by this layer.
@@ -110,12 +113,14 @@ func (a *applier) markUnpacked(name string) {
 	}
 }
 
-// countReader counts bytes read and stops reading once ctx is done, so a
-// large file in the archive does not delay cancellation.
+// countReader counts bytes read, fails once they pass the budget, and
+// stops reading once ctx is done, so a large file in the archive does not
+// delay cancellation.
 type countReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   int64
+	ctx    context.Context
+	r      io.Reader
+	n      int64
+	budget sizeBudget
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
@@ -124,5 +129,10 @@ func (c *countReader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if berr := c.budget.take(int64(n)); berr != nil {
+		// No bytes with the error: io.ReadFull drops an error that comes
+		// with a full buffer.
+		return 0, berr
+	}
 	return n, err
 }

@@ -26,7 +26,7 @@ func (a *applier) entry(ctx context.Context, hdr *tar.Header, body io.Reader) er
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
 		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	default:
-		return fmt.Errorf("extracting %s: unsupported entry type %q", hdr.Name, hdr.Typeflag)
+		return fmt.Errorf("extracting %q: unsupported entry type %q", hdr.Name, hdr.Typeflag)
 	}
 	if name == "" {
 		// The root's own metadata belongs to whoever made root.
@@ -38,11 +38,11 @@ func (a *applier) entry(ctx context.Context, hdr *tar.Header, body io.Reader) er
 	}
 	parent, err := a.openDir(dir, true)
 	if err != nil {
-		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	err = a.create(ctx, parent, name, base, hdr, body)
 	if cerr := parent.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("extracting %s: %w", hdr.Name, cerr)
+		err = fmt.Errorf("extracting %q: %w", hdr.Name, cerr)
 	}
 	if err != nil {
 		return err
@@ -57,9 +57,16 @@ func (a *applier) create(ctx context.Context, parent *os.File, name, base string
 	if hdr.Typeflag == tar.TypeLink {
 		return a.link(pfd, name, base, hdr)
 	}
+	if isRegular(hdr.Typeflag) {
+		// The header's size is the file's full size, holes included, so
+		// a file that would pass the limit fails before it is written.
+		if err := a.content.take(hdr.Size); err != nil {
+			return fmt.Errorf("extracting %q: %w", hdr.Name, err)
+		}
+	}
 	merged, err := makeRoom(pfd, base, hdr.Typeflag == tar.TypeDir)
 	if err != nil {
-		return fmt.Errorf("extracting %s: replacing existing entry: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: replacing existing entry: %w", hdr.Name, err)
 	}
 	perm := uint32(hdr.Mode) & 0o7777
 	switch hdr.Typeflag {
@@ -79,10 +86,10 @@ func (a *applier) create(ctx context.Context, parent *os.File, name, base string
 		err = unix.Mknodat(pfd, base, unix.S_IFIFO|0o600, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	if err := a.restore(pfd, base, hdr, perm); err != nil {
-		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	times := fileTimes{timespec(hdr.ModTime), timespec(hdr.ModTime)}
 	if !hdr.AccessTime.IsZero() {
@@ -94,9 +101,14 @@ func (a *applier) create(ctx context.Context, parent *os.File, name, base string
 	}
 	delete(a.dirTimes, name)
 	if err := unix.UtimesNanoAt(pfd, base, times[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("extracting %s: setting times: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: setting times: %w", hdr.Name, err)
 	}
 	return nil
+}
+
+// isRegular reports whether entries of type t carry file content.
+func isRegular(t byte) bool {
+	return t == tar.TypeReg || t == tar.TypeRegA || t == tar.TypeGNUSparse
 }
 
 // timespec converts t without going through nanoseconds since the epoch,
@@ -252,7 +264,7 @@ func (a *applier) link(pfd int, name, base string, hdr *tar.Header) error {
 		return &UnsafePathError{Name: hdr.Name, Reason: fmt.Sprintf("hard link target %q does not exist in the root", hdr.Linkname)}
 	}
 	if err != nil {
-		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	defer tparent.Close()
 	tfd := int(tparent.Fd())
@@ -261,16 +273,16 @@ func (a *applier) link(pfd int, name, base string, hdr *tar.Header) error {
 		if errors.Is(err, unix.ENOENT) {
 			return &UnsafePathError{Name: hdr.Name, Reason: fmt.Sprintf("hard link target %q does not exist in the root", hdr.Linkname)}
 		}
-		return fmt.Errorf("extracting %s: reading link target: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: reading link target: %w", hdr.Name, err)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return &UnsafePathError{Name: hdr.Name, Reason: fmt.Sprintf("hard link target %q is a directory", hdr.Linkname)}
 	}
 	if _, err := makeRoom(pfd, base, false); err != nil {
-		return fmt.Errorf("extracting %s: replacing existing entry: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: replacing existing entry: %w", hdr.Name, err)
 	}
 	if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
-		return fmt.Errorf("extracting %s: %w", hdr.Name, err)
+		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	delete(a.dirTimes, name)
 	return nil

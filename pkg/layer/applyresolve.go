@@ -30,18 +30,18 @@ func (a *applier) openDir(dir string, create bool) (*os.File, error) {
 			h, err = a.mkdirThroughDangling(dir, err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("creating directory %s: %w", dir, err)
+			return nil, fmt.Errorf("creating directory %q: %w", dir, err)
 		}
 		return h, nil
 	}
 	h, err := pathrs.OpenatInRoot(a.root, dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening directory %s: %w", dir, err)
+		return nil, fmt.Errorf("opening directory %q: %w", dir, err)
 	}
 	defer h.Close()
 	fd, err := unix.Openat(int(h.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("opening directory %s: %w", dir, err)
+		return nil, fmt.Errorf("opening directory %q: %w", dir, err)
 	}
 	return os.NewFile(uintptr(fd), dir), nil
 }

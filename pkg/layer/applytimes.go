@@ -31,7 +31,7 @@ func (a *applier) finishDirs() error {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("setting times of %s: %w", name, err)
+			return fmt.Errorf("setting times of %q: %w", name, err)
 		}
 	}
 	return nil

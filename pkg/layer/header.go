@@ -69,7 +69,7 @@ func tarHeader(m meta, o TarOptions) (*tar.Header, error) {
 		h.Typeflag = tar.TypeReg
 		h.Size = m.size
 	default:
-		return nil, fmt.Errorf("building header for %s: unsupported file type %s", m.name, m.mode.Type())
+		return nil, fmt.Errorf("building header for %q: unsupported file type %s", m.name, m.mode.Type())
 	}
 	if len(m.xattrs) > 0 {
 		h.PAXRecords = make(map[string]string, len(m.xattrs))

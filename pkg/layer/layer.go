@@ -107,4 +107,12 @@ type ApplyOptions struct {
 	Whiteouts WhiteoutFormat
 	// NoSameOwner skips chown (for unprivileged callers).
 	NoSameOwner bool
+	// MaxSize bounds the uncompressed bytes Apply accepts; 0 means no
+	// limit. Both the decompressed tar stream and the sum of the files'
+	// sizes are held to it: a file counts with its full size, holes and
+	// runs of zeros included, so neither a compression bomb nor a sparse
+	// file can expand past it. A file whose size would pass the limit
+	// fails before any of it is written. Exceeding it fails Apply with a
+	// *SizeLimitError.
+	MaxSize int64
 }

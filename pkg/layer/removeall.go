@@ -17,7 +17,7 @@ func removeAllAt(dirfd int, name string) error {
 		return nil
 	}
 	if !errors.Is(err, unix.EISDIR) {
-		return fmt.Errorf("removing %s: %w", name, err)
+		return fmt.Errorf("removing %q: %w", name, err)
 	}
 	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -26,13 +26,13 @@ func removeAllAt(dirfd int, name string) error {
 	dir := os.NewFile(uintptr(fd), name)
 	if err := removeChildren(dir, func(string) bool { return true }); err != nil {
 		_ = dir.Close() // the removal error matters more
-		return fmt.Errorf("emptying %s: %w", name, err)
+		return fmt.Errorf("emptying %q: %w", name, err)
 	}
 	if err := dir.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", name, err)
+		return fmt.Errorf("closing %q: %w", name, err)
 	}
 	if err := unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("removing directory %s: %w", name, err)
+		return fmt.Errorf("removing directory %q: %w", name, err)
 	}
 	return nil
 }
@@ -42,7 +42,7 @@ func removeAllAt(dirfd int, name string) error {
 func removeChildren(dir *os.File, remove func(name string) bool) error {
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", dir.Name(), err)
+		return fmt.Errorf("listing %q: %w", dir.Name(), err)
 	}
 	for _, n := range names {
 		if !remove(n) {

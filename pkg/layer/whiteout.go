@@ -37,14 +37,14 @@ func (a *applier) whiteout(hdr *tar.Header, dir, base string) error {
 		return nil // nothing below to hide
 	}
 	if err != nil {
-		return fmt.Errorf("applying whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying whiteout %q: %w", hdr.Name, err)
 	}
 	err = removeAllAt(int(parent.Fd()), target)
 	if cerr := parent.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("applying whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying whiteout %q: %w", hdr.Name, err)
 	}
 	delete(a.dirTimes, joinName(dir, target))
 	return nil
@@ -54,14 +54,14 @@ func (a *applier) whiteout(hdr *tar.Header, dir, base string) error {
 func (a *applier) ociOpaque(hdr *tar.Header, dir string) error {
 	d, err := a.openDir(dir, true)
 	if err != nil {
-		return fmt.Errorf("applying opaque whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying opaque whiteout %q: %w", hdr.Name, err)
 	}
 	err = removeChildren(d, func(n string) bool { return !a.unpacked[joinName(dir, n)] })
 	if cerr := d.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("applying opaque whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying opaque whiteout %q: %w", hdr.Name, err)
 	}
 	return nil
 }
@@ -70,14 +70,14 @@ func (a *applier) ociOpaque(hdr *tar.Header, dir string) error {
 func (a *applier) overlayOpaque(hdr *tar.Header, dir string) error {
 	d, err := a.openDir(dir, true)
 	if err != nil {
-		return fmt.Errorf("applying opaque whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying opaque whiteout %q: %w", hdr.Name, err)
 	}
 	err = unix.Fsetxattr(int(d.Fd()), overlayOpaqueXattr, []byte("y"), 0)
 	if cerr := d.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("applying opaque whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying opaque whiteout %q: %w", hdr.Name, err)
 	}
 	a.markUnpacked(dir)
 	return nil
@@ -88,19 +88,19 @@ func (a *applier) overlayOpaque(hdr *tar.Header, dir string) error {
 func (a *applier) overlayWhiteout(hdr *tar.Header, dir, target string) error {
 	parent, err := a.openDir(dir, true)
 	if err != nil {
-		return fmt.Errorf("applying whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying whiteout %q: %w", hdr.Name, err)
 	}
 	defer parent.Close()
 	pfd := int(parent.Fd())
 	if err := removeAllAt(pfd, target); err != nil {
-		return fmt.Errorf("applying whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying whiteout %q: %w", hdr.Name, err)
 	}
 	if err := unix.Mknodat(pfd, target, unix.S_IFCHR, 0); err != nil {
-		return fmt.Errorf("applying whiteout %s: %w", hdr.Name, err)
+		return fmt.Errorf("applying whiteout %q: %w", hdr.Name, err)
 	}
 	if !a.opts.NoSameOwner {
 		if err := unix.Fchownat(pfd, target, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("applying whiteout %s: changing owner: %w", hdr.Name, err)
+			return fmt.Errorf("applying whiteout %q: changing owner: %w", hdr.Name, err)
 		}
 	}
 	name := joinName(dir, target)

@@ -33,11 +33,17 @@ func (s *Store) Writer(ctx context.Context) (*BlobWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("starting blob ingest: %w", err)
 	}
-	f, err := os.CreateTemp(s.tmpDir(), "ingest-*")
+	// An unnamed file where the filesystem allows: a writer killed
+	// mid-blob then leaves nothing behind.
+	f, named, err := fsutil.CreateTemp(s.tmpDir(), "ingest")
 	if err != nil {
 		return nil, fmt.Errorf("starting blob ingest: %w", err)
 	}
-	return &BlobWriter{ctx: ctx, s: s, f: f, name: f.Name(), h: sha256.New()}, nil
+	w := &BlobWriter{ctx: ctx, s: s, f: f, h: sha256.New()}
+	if named {
+		w.name = f.Name()
+	}
+	return w, nil
 }
 
 // errWriterDone reports use of a BlobWriter after Commit or Close.
@@ -108,6 +114,11 @@ func (w *BlobWriter) Commit(expected digest.Digest) (d digest.Digest, size int64
 	}
 	if err := w.f.Sync(); err != nil {
 		return "", 0, fmt.Errorf("syncing blob %s: %w", d, err)
+	}
+	if w.name == "" {
+		if w.name, err = fsutil.LinkTemp(w.f, w.s.tmpDir(), "ingest"); err != nil {
+			return "", 0, fmt.Errorf("committing blob %s: %w", d, err)
+		}
 	}
 	err = w.f.Close()
 	w.f = nil

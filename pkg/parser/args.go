@@ -102,7 +102,7 @@ func resolveMetaArgs(env *argEnv, lex *shell.Lex, args []metaArg, buildArgs map[
 			if kv.Value == nil {
 				continue
 			}
-			v, _, err := lex.ProcessWord(*kv.Value, env)
+			v, err := ExpandWord(lex, *kv.Value, env)
 			if err != nil {
 				return &Error{Loc: a.loc, Err: err}
 			}

@@ -29,10 +29,7 @@ func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 	}
 	g := s.Stage.graph
 	lex := shell.NewLex(g.Escape)
-	word := func(w string) (string, error) {
-		r, _, err := lex.ProcessWord(w, env)
-		return r, err
-	}
+	word := func(w string) (string, error) { return ExpandWord(lex, w, env) }
 	switch c := cmd.(type) {
 	case *instructions.ArgCommand:
 		err = resolveArgValues(c, lex, env, g)
@@ -81,7 +78,7 @@ func resolveArgValues(c *instructions.ArgCommand, lex *shell.Lex, env shell.EnvG
 		if v, ok := g.buildArgs[kv.Key]; ok {
 			c.Args[i].Value = &v
 		} else if kv.Value != nil {
-			v, _, err := lex.ProcessWord(*kv.Value, scope)
+			v, err := ExpandWord(lex, *kv.Value, scope)
 			if err != nil {
 				return err
 			}
@@ -125,7 +122,7 @@ func (e overlayEnv) Keys() []string {
 func expandPorts(c *instructions.ExposeCommand, lex *shell.Lex, env shell.EnvGetter) error {
 	ports := []string{}
 	for _, p := range c.Ports {
-		ps, err := lex.ProcessWords(p, env)
+		ps, err := expandWords(lex, p, env)
 		if err != nil {
 			return err
 		}
@@ -140,10 +137,7 @@ func expandPorts(c *instructions.ExposeCommand, lex *shell.Lex, env shell.EnvGet
 func rawExpander(env shell.EnvGetter) instructions.SingleWordExpander {
 	lex := shell.NewLex('\\')
 	lex.SkipProcessQuotes = true
-	return func(w string) (string, error) {
-		r, _, err := lex.ProcessWord(w, env)
-		return r, err
-	}
+	return func(w string) (string, error) { return ExpandWord(lex, w, env) }
 }
 
 // ResolveArgs returns the variables an ARG step defines, in order, with the

@@ -62,7 +62,7 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 // defined above s count, as in BuildKit.
 func resolveFrom(s *Stage, lex *shell.Lex, earlier map[string]*Stage) error {
 	g := s.graph
-	base, _, err := lex.ProcessWord(s.rawBase, g.globals)
+	base, err := ExpandWord(lex, s.rawBase, g.globals)
 	if err != nil {
 		return &Error{Loc: s.Loc, Err: fmt.Errorf("expanding base name %q: %w", s.rawBase, err)}
 	}
@@ -70,7 +70,7 @@ func resolveFrom(s *Stage, lex *shell.Lex, earlier map[string]*Stage) error {
 		return &Error{Loc: s.Loc, Err: fmt.Errorf("base name %q expands to an empty string", s.rawBase)}
 	}
 	if s.rawPlatform != "" {
-		p, _, err := lex.ProcessWord(s.rawPlatform, g.globals)
+		p, err := ExpandWord(lex, s.rawPlatform, g.globals)
 		if err != nil {
 			return &Error{Loc: s.Loc, Err: fmt.Errorf("expanding platform %q: %w", s.rawPlatform, err)}
 		}

@@ -115,6 +115,11 @@ func setupSandbox(spec *Spec, st *stubs) (string, error) {
 	if err := bindEtcFiles(etc, mp); err != nil {
 		return "", err
 	}
+	// Last, so that no later mount hides a secret whose path lies
+	// under /dev or /etc.
+	if err := mountSecrets(spec, root, st); err != nil {
+		return "", err
+	}
 	if err := pivotRoot(root); err != nil {
 		return "", err
 	}

@@ -43,6 +43,12 @@ type Spec struct {
 	// RUN heredoc with its own interpreter line runs from there). They
 	// live on the sandbox's /dev tmpfs, never in the root filesystem.
 	DevFiles map[string][]byte
+	// Secrets are files the command reads at their Path and that exist
+	// nowhere else: each is written to a tmpfs mounted only in the
+	// sandbox's mount namespace and bind-mounted read-only at its Path.
+	// A Path missing from the image is created as a stub (see
+	// Result.Stubs), so the secret never reaches the root filesystem.
+	Secrets []SecretFile
 	// Cgroup, when set, is the control group (resource limits) the step
 	// runs in: the child is placed in it before it reads this spec, so no
 	// code of the step runs outside it. It stays with the caller: the
@@ -53,6 +59,18 @@ type Spec struct {
 	// against the sandbox's capabilities (Docker's default set) as Docker
 	// resolves it, and compiled for this machine's architecture only.
 	SeccompUnconfined bool
+}
+
+// SecretFile is a secret the command sees as a read-only file.
+type SecretFile struct {
+	// Path is the absolute path of the file inside the sandbox.
+	Path string
+	// Data is the file's content.
+	Data []byte
+	// Mode holds the file's permission bits (0o400 for docker build).
+	Mode os.FileMode
+	// UID and GID own the file.
+	UID, GID uint32
 }
 
 // Cgroup is a control group a sandbox runs in; *cgroup.Group (package
@@ -165,6 +183,9 @@ func (s Spec) normalize() (Spec, error) {
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 			return s, fmt.Errorf("%w: device file name %q", ErrInvalidSpec, name)
 		}
+	}
+	if err := checkSecrets(s.Secrets); err != nil {
+		return s, err
 	}
 	if s.Network != NetworkHost && s.Network != NetworkNone {
 		return s, fmt.Errorf("%w: unknown network mode %d", ErrInvalidSpec, int(s.Network))

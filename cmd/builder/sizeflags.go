@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ocibuilder/builder/pkg/executor"
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/pkg/layer"
+)
+
+// Defaults of --max-archive-size and --max-layer-size, written as the
+// flags take them.
+var (
+	defaultMaxArchiveSize = layer.FormatSize(executor.DefaultMaxArchiveSize)
+	defaultMaxLayerSize   = layer.FormatSize(executor.DefaultMaxLayerSize)
+)
+
+// parseSizeLimit reads a size flag such as --max-archive-size: a size with
+// an optional binary unit ("512m", "2g"), or "0" or "-1" for no limit. The
+// result is an executor.Options size field (negative: no limit).
+func parseSizeLimit(flag, v string) (int64, error) {
+	if s := strings.TrimSpace(v); s == "-1" || s == "0" {
+		return -1, nil
+	}
+	n, err := cgroup.ParseMemory(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", flag, err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
+}

@@ -1,0 +1,124 @@
+package executor
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/pkg/executor/sandbox"
+)
+
+// SecretMissingError is a RUN --mount=type=secret,required=true whose
+// secret the build was not given (Options.Secrets).
+type SecretMissingError struct {
+	ID string
+}
+
+// Error names the secret and how to provide it.
+func (e *SecretMissingError) Error() string {
+	return fmt.Sprintf("secret %q is required but was not provided (use --secret id=%s,src=FILE)", e.ID, e.ID)
+}
+
+// MountNotSupportedError is a RUN --mount of a type the builder does not
+// implement.
+type MountNotSupportedError struct {
+	Type string
+}
+
+// Error names the mount type.
+func (e *MountNotSupportedError) Error() string {
+	return fmt.Sprintf("RUN --mount=type=%s is not supported (only type=secret is)", e.Type)
+}
+
+// stepMounts is what a RUN step's --mount flags add to its sandbox.
+type stepMounts struct {
+	secrets []sandbox.SecretFile
+	// env holds KEY=value pairs of secrets exposed as variables.
+	env []string
+}
+
+// runMounts resolves a RUN step's --mount flags against the build's
+// secrets, as BuildKit does: the secret's id is id= or src= or the
+// target's base name; without env= it is a file at target (default
+// /run/secrets/<id>); with env= it is that variable, and a file too only
+// when a target is given. A missing optional secret is left out (its
+// variable is set empty, as BuildKit sets it).
+func runMounts(mounts []*instructions.Mount, secrets map[string][]byte) (stepMounts, error) {
+	var out stepMounts
+	for _, m := range mounts {
+		if m.Type != instructions.MountTypeSecret {
+			return out, &MountNotSupportedError{Type: string(m.Type)}
+		}
+		id := m.CacheID
+		if m.Source != "" {
+			id = m.Source
+		}
+		if id == "" {
+			if m.Target == "" {
+				return out, fmt.Errorf("RUN --mount=type=secret: one of id, source or target is required")
+			}
+			id = path.Base(m.Target)
+		}
+		data, ok := secrets[id]
+		if !ok && m.Required {
+			return out, &SecretMissingError{ID: id}
+		}
+		target := m.Target
+		if m.Env != nil {
+			name := *m.Env
+			if name == "" || strings.ContainsAny(name, "=\x00") {
+				return out, fmt.Errorf("RUN --mount=type=secret,id=%s: env=%q is not a variable name", id, name)
+			}
+			out.env = append(out.env, name+"="+string(data))
+		} else if target == "" {
+			target = "/run/secrets/" + path.Base(id)
+		}
+		if !ok || target == "" {
+			continue
+		}
+		target = path.Join("/", target)
+		if target == "/" {
+			return out, fmt.Errorf("RUN --mount=type=secret,id=%s: target %q is the root", id, m.Target)
+		}
+		f := sandbox.SecretFile{Path: target, Data: data, Mode: 0o400}
+		if m.Mode != nil {
+			if *m.Mode > 0o777 {
+				return out, fmt.Errorf("RUN --mount=type=secret,id=%s: mode %o has more than permission bits", id, *m.Mode)
+			}
+			f.Mode = os.FileMode(*m.Mode)
+		}
+		if m.UID != nil {
+			f.UID = uint32(*m.UID)
+		}
+		if m.GID != nil {
+			f.GID = uint32(*m.GID)
+		}
+		out.secrets = append(out.secrets, f)
+	}
+	return out, nil
+}
+
+// withEnv returns env with each KEY=value of extra set, replacing an
+// earlier value of KEY.
+func withEnv(env, extra []string) []string {
+	if len(extra) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(extra))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for _, e := range extra {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
+}

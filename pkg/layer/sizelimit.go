@@ -1,0 +1,50 @@
+package layer
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// SizeLimitError reports an archive whose uncompressed content exceeds
+// ApplyOptions.MaxSize. Callers branch on it to tell a decompression bomb
+// (or a limit set too low) from a broken archive.
+type SizeLimitError struct {
+	// Limit is the ApplyOptions.MaxSize that was exceeded.
+	Limit int64
+}
+
+func (e *SizeLimitError) Error() string {
+	return fmt.Sprintf("uncompressed size exceeds the limit of %s", FormatSize(e.Limit))
+}
+
+// FormatSize writes n bytes in the largest binary unit that divides it
+// exactly ("1GiB", "512MiB", "1000B"), the form size flags accept back.
+func FormatSize(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for i < len(units)-1 && n != 0 && n%1024 == 0 {
+		n /= 1024
+		i++
+	}
+	return strconv.FormatInt(n, 10) + units[i]
+}
+
+// sizeBudget counts the bytes an Apply call has accepted against its
+// limit.
+type sizeBudget struct {
+	limit int64 // 0 means no limit
+	used  int64
+}
+
+// take charges n bytes and fails once the total passes the limit.
+func (b *sizeBudget) take(n int64) error {
+	if b.limit <= 0 {
+		return nil
+	}
+	if n > b.limit-b.used {
+		b.used = b.limit
+		return &SizeLimitError{Limit: b.limit}
+	}
+	b.used += n
+	return nil
+}
