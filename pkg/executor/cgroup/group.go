@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,18 +24,7 @@ type Group struct {
 func (g *Group) Limits() Limits { return g.limits }
 
 // Dirs returns the group's directories, one per hierarchy, sorted.
-func (g *Group) Dirs() []string {
-	set := map[string]bool{}
-	for _, d := range g.dirs {
-		set[d] = true
-	}
-	out := make([]string, 0, len(set))
-	for d := range set {
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
-}
+func (g *Group) Dirs() []string { return distinctDirs(g.dirs) }
 
 // anyDir returns one of the group's directories: the only one on v2.
 func (g *Group) anyDir() string {

@@ -244,9 +244,13 @@ func (m *Manager) Close(ctx context.Context) error {
 }
 
 // subtrees returns the distinct subtree directories, sorted.
-func (m *Manager) subtrees() []string {
+func (m *Manager) subtrees() []string { return distinctDirs(m.dirs) }
+
+// distinctDirs returns the distinct values of a controller → directory
+// map, sorted (on v1 several controllers may share one directory).
+func distinctDirs(dirs map[string]string) []string {
 	set := map[string]bool{}
-	for _, d := range m.dirs {
+	for _, d := range dirs {
 		set[d] = true
 	}
 	out := make([]string, 0, len(set))
