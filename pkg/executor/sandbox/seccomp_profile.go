@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,7 +20,49 @@ func defaultProfile(caps uint64) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving the default seccomp profile: %w", err)
 	}
+	restrictPtrace(p)
 	return p, nil
+}
+
+// tracerRequests are the ptrace requests a step may make: everything but
+// PTRACE_ATTACH (16) and PTRACE_SEIZE (0x4206). A step can then trace
+// only children that asked for it (PTRACE_TRACEME, as strace and gdb do
+// for the programs they start), never a process it did not start. This is
+// stricter than docker's profile, which allows ptrace whole and leaves
+// attaching to the kernel's checks; a build has no reason to attach.
+var tracerRequests = [...]uint64{
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 17, 18, 19, 24, 25, 26, 30, 31, 32,
+	0x4200, 0x4201, 0x4202, 0x4203, 0x4204, 0x4205, 0x4207, 0x4208, 0x4209, 0x420a, 0x420b,
+	0x420c, 0x420d, 0x420e, 0x420f, 0x4210, 0x4211,
+}
+
+// restrictPtrace replaces the profile's unconditional ptrace allowance
+// with one limited to tracerRequests (conditions on one argument are
+// alternatives).
+func restrictPtrace(p *specs.LinuxSeccomp) {
+	found := false
+	kept := p.Syscalls[:0]
+	for _, sc := range p.Syscalls {
+		if sc.Action == specs.ActAllow && len(sc.Args) == 0 {
+			if i := slices.Index(sc.Names, "ptrace"); i >= 0 {
+				found = true
+				sc.Names = slices.Delete(slices.Clone(sc.Names), i, i+1)
+				if len(sc.Names) == 0 {
+					continue
+				}
+			}
+		}
+		kept = append(kept, sc)
+	}
+	p.Syscalls = kept
+	if !found {
+		return
+	}
+	rule := specs.LinuxSyscall{Names: []string{"ptrace"}, Action: specs.ActAllow}
+	for _, r := range tracerRequests {
+		rule.Args = append(rule.Args, specs.LinuxSeccompArg{Index: 0, Value: r, Op: specs.OpEqualTo})
+	}
+	p.Syscalls = append(p.Syscalls, rule)
 }
 
 // capNames returns the names, as seccomp profiles spell them, of the

@@ -83,12 +83,13 @@ func short(rs []rec) []string {
 func runBoth(t testing.TB, layers [][]ent, ops func(t testing.TB, root string), exclude ...string) (overlay, copied []rec, upper string) {
 	t.Helper()
 	s := buildStack(t, t.TempDir(), layers...)
-	return runStack(t, s, ops, ops, exclude...)
+	overlay, copied, upper, _ = runStack(t, s, ops, ops, exclude...)
+	return overlay, copied, upper
 }
 
 // runStack applies ovOps through an overlay mount of s and cpOps to a
 // materialized copy of s, and diffs both.
-func runStack(t testing.TB, s *Stack, ovOps, cpOps func(t testing.TB, root string), exclude ...string) (overlay, copied []rec, upper string) {
+func runStack(t testing.TB, s *Stack, ovOps, cpOps func(t testing.TB, root string), exclude ...string) (overlay, copied []rec, upper, copyRoot string) {
 	t.Helper()
 	base := t.TempDir()
 	m := mountOverlay(t, base, s)
@@ -100,7 +101,7 @@ func runStack(t testing.TB, s *Stack, ovOps, cpOps func(t testing.TB, root strin
 	must(t, Materialize(context.Background(), s, mat))
 	cpOps(t, mat)
 	copied = collect(t, DirChanges(mat, s, exclude...), mat)
-	return overlay, copied, m.upper
+	return overlay, copied, m.upper, mat
 }
 
 // Operations a step performs, relative to a root.

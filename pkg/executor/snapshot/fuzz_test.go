@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocibuilder/builder/pkg/layer"
 	"golang.org/x/sys/unix"
 )
 
@@ -180,12 +183,21 @@ func FuzzChanges(f *testing.F) {
 			return errs
 		}
 		var ovErrs, cpErrs []unix.Errno
-		ov, cp, _ := runStack(t, s, func(_ testing.TB, root string) { ovErrs = run(root) }, func(_ testing.TB, root string) { cpErrs = run(root) })
+		ov, cp, upper, copyRoot := runStack(t, s, func(_ testing.TB, root string) { ovErrs = run(root) }, func(_ testing.TB, root string) { cpErrs = run(root) })
 		if !reflect.DeepEqual(ovErrs, cpErrs) {
 			t.Fatalf("ops %v failed differently\noverlay: %v\ncopy:    %v", ops, ovErrs, cpErrs)
 		}
 		if !reflect.DeepEqual(ov, cp) {
 			t.Fatalf("ops %v: streams differ\noverlay: %v\ncopy:    %v", ops, ov, cp)
+		}
+		// The layers themselves, as bytes: mtimes the ops set at
+		// different moments are clamped to the same epoch.
+		epoch := baseTime
+		var ovTar, cpTar bytes.Buffer
+		must(t, layer.WriteTar(context.Background(), &ovTar, upper, Changes(upper, s), layer.TarOptions{SourceDateEpoch: &epoch}))
+		must(t, layer.WriteTar(context.Background(), &cpTar, copyRoot, DirChanges(copyRoot, s), layer.TarOptions{SourceDateEpoch: &epoch}))
+		if !bytes.Equal(ovTar.Bytes(), cpTar.Bytes()) {
+			t.Fatalf("ops %v: same change stream, different layer bytes", ops)
 		}
 	})
 }

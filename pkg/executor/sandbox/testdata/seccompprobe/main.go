@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -51,11 +52,16 @@ func main() {
 		},
 		"socket-inet": func() unix.Errno { return socket(unix.AF_INET, unix.SOCK_STREAM) },
 		"socket-alg":  func() unix.Errno { return socket(unix.AF_ALG, unix.SOCK_SEQPACKET) },
-		// PTRACE_SEIZE checks the same permissions as PTRACE_ATTACH
+		// PTRACE_SEIZE of a process that is not this one's child (its
+		// pid in $SIBLING_PID): same permission checks as PTRACE_ATTACH,
 		// without stopping the tracee, which is detached again when this
 		// process exits.
-		"ptrace-pid1": func() unix.Errno {
-			_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, 1, 0, 0, 0, 0)
+		"ptrace-sibling": func() unix.Errno {
+			pid, err := strconv.Atoi(os.Getenv("SIBLING_PID"))
+			if err != nil {
+				return unix.EINVAL
+			}
+			_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, 0, 0, 0)
 			return e
 		},
 	}
