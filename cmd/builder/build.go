@@ -236,7 +236,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if err != nil {
 		return err
 	}
-	wo := oci.WriteOptions{RefNames: f.tags}
+	wo := oci.WriteOptions{RefNames: f.tags, MaxLayerSize: maxLayer}
 	for _, o := range outs {
 		start := time.Now()
 		if o.typ == "registry" {

@@ -105,7 +105,7 @@ func parseOutput(v string) (output, error) {
 func (o output) write(ctx context.Context, img *oci.Image, wo oci.WriteOptions, stdout io.Writer) error {
 	switch {
 	case o.typ == "local":
-		return oci.WriteRootfs(ctx, img, o.dest)
+		return oci.WriteRootfs(ctx, img, o.dest, wo)
 	case o.typ == "docker" && o.dest == "-":
 		return oci.WriteDockerArchive(ctx, img, stdout, wo)
 	case o.typ == "docker":

@@ -114,7 +114,7 @@ func tryBuild(t testing.TB, s spec, o executor.Options) (*result, error) {
 		t.Fatalf("validating the built image: %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "rootfs")
-	if err := oci.WriteRootfs(ctx, img, dir); err != nil {
+	if err := oci.WriteRootfs(ctx, img, dir, oci.WriteOptions{}); err != nil {
 		t.Fatalf("flattening the built image: %v", err)
 	}
 	return &result{img: img, rootfs: dir, root: o.Root}, nil

@@ -126,7 +126,7 @@ func TestSkopeoLayoutImports(t *testing.T) {
 		t.Errorf("env = %v", got.Config.Config.Env)
 	}
 	rootfs := filepath.Join(tmp, "rootfs")
-	if err := oci.WriteRootfs(ctx, got, rootfs); err != nil {
+	if err := oci.WriteRootfs(ctx, got, rootfs, oci.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"bin/", "bin/app", "etc/", "etc/keep", "etc/new"}; !reflect.DeepEqual(oci.ListTree(t, rootfs), want) {

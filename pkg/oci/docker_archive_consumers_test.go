@@ -60,7 +60,7 @@ func TestSkopeoReadsDockerArchive(t *testing.T) {
 				t.Errorf("copied image diff IDs %v, want %v", back.Config.RootFS.DiffIDs, diffIDs)
 			}
 			root := filepath.Join(t.TempDir(), "rootfs")
-			if err := oci.WriteRootfs(context.Background(), back, root); err != nil {
+			if err := oci.WriteRootfs(context.Background(), back, root, oci.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			tree := oci.ListTree(t, root)

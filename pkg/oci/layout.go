@@ -20,6 +20,9 @@ type WriteOptions struct {
 	// org.opencontainers.image.ref.name, so "oci:DIR:TAG" references
 	// (skopeo, umoci) resolve. Without names the index has one plain entry.
 	RefNames []string
+	// MaxLayerSize bounds the uncompressed size of each layer WriteRootfs
+	// applies; zero or negative means no limit.
+	MaxLayerSize int64
 }
 
 // layoutPlan is everything an OCI layout holds, independent of whether it

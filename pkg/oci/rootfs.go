@@ -16,12 +16,16 @@ import (
 // output): every layer is applied in order, with OCI whiteouts removing
 // what upper layers deleted. The tree is built in a temporary sibling and
 // replaces dir in one step, so a failed export leaves dir as it was. File
-// owners are restored only when running as root.
-func WriteRootfs(ctx context.Context, img *Image, dir string) error {
+// owners are restored only when running as root. Of o, only MaxLayerSize
+// applies.
+func WriteRootfs(ctx context.Context, img *Image, dir string, o WriteOptions) error {
 	if img.Store == nil {
 		return fmt.Errorf("writing rootfs %s: %w: image has no store", dir, ErrInvalid)
 	}
 	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, NoSameOwner: os.Geteuid() != 0}
+	if o.MaxLayerSize > 0 {
+		opts.MaxSize = o.MaxLayerSize
+	}
 	err := fsutil.ReplaceDir(ctx, dir, func(tmp string) error {
 		for i, l := range img.Layers {
 			if err := ctx.Err(); err != nil {

@@ -32,7 +32,7 @@ func TestWriteRootfs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := WriteRootfs(context.Background(), img, dir); err != nil {
+			if err := WriteRootfs(context.Background(), img, dir, WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			want := []string{"bin/", "bin/app", "etc/", "etc/keep", "etc/new"}
@@ -76,7 +76,7 @@ func TestWriteRootfsTamperedLayerKeepsDestination(t *testing.T) {
 	copy(data[i:], "NEW\n")
 	rewrite(t, img.Store.Path(d), data)
 
-	err = WriteRootfs(context.Background(), img, dir)
+	err = WriteRootfs(context.Background(), img, dir, WriteOptions{})
 	var mismatch *DigestMismatchError
 	if !errors.As(err, &mismatch) {
 		t.Fatalf("err = %v, want DigestMismatchError", err)
@@ -85,4 +85,22 @@ func TestWriteRootfsTamperedLayerKeepsDestination(t *testing.T) {
 		t.Fatalf("destination changed: %v", got)
 	}
 	assertNoSiblings(t, parent, "rootfs")
+}
+
+// TestWriteRootfsLayerLimit: a layer larger than MaxLayerSize fails the
+// export, names the limit, and leaves no directory.
+func TestWriteRootfsLayerLimit(t *testing.T) {
+	img := testImage(t, newStore(t), layer.Gzip, baseLayer(), upperLayer())
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	err := WriteRootfs(context.Background(), img, dir, WriteOptions{MaxLayerSize: 100})
+	var se *layer.SizeLimitError
+	if !errors.As(err, &se) {
+		t.Fatalf("WriteRootfs with a 100-byte limit = %v, want a SizeLimitError", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a failed export left its directory")
+	}
+	if err := WriteRootfs(context.Background(), img, dir, WriteOptions{MaxLayerSize: 1 << 20}); err != nil {
+		t.Fatalf("the same export under a 1 MiB limit: %v", err)
+	}
 }
