@@ -268,7 +268,7 @@ func (b *builder) copySource(ctx context.Context, step *parser.Step, from string
 		if !ok {
 			return nil, false, fmt.Errorf("--from=%s: stage was not built", from)
 		}
-		fsys, err := b.stageFS(ctx, ss)
+		fsys, err := b.stack(ctx, ss)
 		return fsys, true, err
 	}
 	name := step.FromRef
@@ -292,7 +292,7 @@ func (b *builder) copySource(ctx context.Context, step *parser.Step, from string
 		return nil, false, err
 	}
 	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers))}
-	fsys, err := b.stageFS(ctx, ss)
+	fsys, err := b.stack(ctx, ss)
 	return fsys, true, err
 }
 

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/ocibuilder/builder/pkg/executor/snapshot"
-	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -93,7 +91,7 @@ func (s *stageState) setEnv(key, value string) {
 func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Writer) (*stageState, error) {
 	platform := b.opts.Platform
 	if s.Platform != "" {
-		p, err := parsePlatform(s.Platform)
+		p, err := ParsePlatform(s.Platform)
 		if err != nil {
 			return nil, fmt.Errorf("FROM --platform=%s: %w", s.Platform, err)
 		}
@@ -220,16 +218,8 @@ func (b *builder) stack(ctx context.Context, ss *stageState) (*snapshot.Stack, e
 	return snapshot.NewStack(ss.dirs...), nil
 }
 
-// stageFS is the filesystem of a finished stage, for COPY --from.
-func (b *builder) stageFS(ctx context.Context, ss *stageState) (source.FS, error) {
-	st, err := b.stack(ctx, ss)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
-func parsePlatform(s string) (ocispec.Platform, error) {
+// ParsePlatform parses "os/arch[/variant]" as --platform takes it.
+func ParsePlatform(s string) (ocispec.Platform, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]", s)
@@ -239,12 +229,4 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 		p.Variant = parts[2]
 	}
 	return p, nil
-}
-
-// ParsePlatform parses "os/arch[/variant]" as --platform takes it.
-func ParsePlatform(s string) (ocispec.Platform, error) { return parsePlatform(s) }
-
-func dirExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }

@@ -18,8 +18,8 @@ func importImage(ctx context.Context, lr layoutReader, desc ocispec.Descriptor, 
 		return nil, err
 	}
 	img := &Image{Config: cfg, Store: s}
-	if (want.OS != "" || want.Architecture != "") && !platformMatches(want, img.Platform()) {
-		return nil, fmt.Errorf("%w: manifest %s is for %s, not %s", ErrInvalid, desc.Digest, platformString(img.Platform()), platformString(want))
+	if (want.OS != "" || want.Architecture != "") && !PlatformMatches(want, img.Platform()) {
+		return nil, fmt.Errorf("%w: manifest %s is for %s, not %s", ErrInvalid, desc.Digest, PlatformString(img.Platform()), PlatformString(want))
 	}
 	if cfg.RootFS.Type != "layers" {
 		return nil, fmt.Errorf("%w: config %s has rootfs type %q", ErrInvalid, m.Config.Digest, cfg.RootFS.Type)

@@ -194,7 +194,7 @@ func choosePlatform(ctx context.Context, lr layoutReader, leaves []ocispec.Descr
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
-		if platformMatches(want, have) {
+		if PlatformMatches(want, have) {
 			match = append(match, l)
 		}
 	}
@@ -202,9 +202,9 @@ func choosePlatform(ctx context.Context, lr layoutReader, leaves []ocispec.Descr
 	case len(match) == 1:
 		return match[0], nil
 	case len(match) == 0:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: no manifest for platform %s", ErrNotFound, platformString(want))
+		return ocispec.Descriptor{}, fmt.Errorf("%w: no manifest for platform %s", ErrNotFound, PlatformString(want))
 	case filter:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests match platform %s", ErrAmbiguous, len(match), platformString(want))
+		return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests match platform %s", ErrAmbiguous, len(match), PlatformString(want))
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests and no platform given", ErrAmbiguous, len(match))
 }

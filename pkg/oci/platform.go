@@ -33,10 +33,10 @@ func normalizePlatform(p ocispec.Platform) ocispec.Platform {
 	return p
 }
 
-// platformMatches reports whether an image for have runs on want. An empty
+// PlatformMatches reports whether an image for have runs on want. An empty
 // want.OS or want.Architecture matches anything; an empty want.Variant
 // matches any variant.
-func platformMatches(want, have ocispec.Platform) bool {
+func PlatformMatches(want, have ocispec.Platform) bool {
 	w, h := normalizePlatform(want), normalizePlatform(have)
 	if w.OS != "" && w.OS != h.OS {
 		return false
@@ -50,19 +50,11 @@ func platformMatches(want, have ocispec.Platform) bool {
 	return true
 }
 
-// platformString formats a platform as os/arch[/variant].
-func platformString(p ocispec.Platform) string {
+// PlatformString formats a platform as os/arch[/variant].
+func PlatformString(p ocispec.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant
 	}
 	return s
 }
-
-// PlatformMatches reports whether an image built for have runs on want,
-// after normalizing both ("aarch64" is "arm64", an arm64 variant "v8" is
-// no variant). Empty fields of want match anything.
-func PlatformMatches(want, have ocispec.Platform) bool { return platformMatches(want, have) }
-
-// PlatformString formats a platform as os/arch[/variant].
-func PlatformString(p ocispec.Platform) string { return platformString(p) }
