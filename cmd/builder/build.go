@@ -46,6 +46,10 @@ type buildFlags struct {
 	maxArchive    string
 	maxLayer      string
 	secrets       []string
+	noCache       bool
+	noCacheFilter []string
+	jobs          int
+	level         int
 }
 
 func newBuildCommand(g *globalFlags) *cobra.Command {
@@ -81,7 +85,11 @@ in the state directory under its -t names (see builder images).`,
 	fl.StringVar(&f.platform, "platform", "", `target platform ("linux/amd64")`)
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, `output destination ("type=oci,dest=app.tar")`)
 	fl.StringArrayVar(&f.buildContexts, "build-context", nil, "additional build context (NAME=oci-layout:///path[:tag|@digest] or NAME=DIR)")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty or plain")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty, plain or json (one JSON object per event and line)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every step even if its result is cached")
+	fl.StringSliceVar(&f.noCacheFilter, "no-cache-filter", nil, "run the steps of these stages even if cached (names or indexes)")
+	fl.IntVar(&f.jobs, "jobs", 0, "how many stages may run at once (0: the number of CPUs)")
+	fl.IntVar(&f.level, "compression-level", 0, "compression level of new layers (gzip 1-9, zstd 1-22; 0: the default)")
 	fl.BoolVar(&f.push, "push", false, "push the image to every -t name (short for -o type=registry)")
 	fl.BoolVar(&f.pull, "pull", false, "ask the registry for newer versions of stored base images")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
@@ -146,6 +154,14 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if err != nil {
 		return err
 	}
+	if f.jobs < 0 {
+		return fmt.Errorf("--jobs %d: want 0 (the number of CPUs) or more", f.jobs)
+	}
+	switch f.progress {
+	case "auto", "tty", "plain", "json":
+	default:
+		return fmt.Errorf("--progress %q: want auto, tty, plain or json", f.progress)
+	}
 	network, err := executor.ParseNetworkMode(f.network)
 	if err != nil {
 		return fmt.Errorf("--network: %w", err)
@@ -184,7 +200,10 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 		Context:        contextDir,
 		NamedContexts:  named,
 		Labels:         labels,
-		Compression:    layer.EncodeOptions{Compression: compression},
+		Compression:    layer.EncodeOptions{Compression: compression, Level: f.level},
+		NoCache:        f.noCache,
+		NoCacheFilter:  f.noCacheFilter,
+		Jobs:           f.jobs,
 		Network:        network,
 		Snapshotter:    snap,
 		Limits:         limits,

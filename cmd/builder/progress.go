@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
 	tty     bool
+	json    *json.Encoder
 	quiet   bool
 	running map[int]*vertex
 	drawn   int // lines of the live view currently on screen
@@ -28,13 +30,16 @@ type progress struct {
 }
 
 type vertex struct {
-	name  string
-	start time.Time
+	name   string
+	start  time.Time
+	cached bool
 }
 
 func newProgress(w io.Writer, mode string, quiet bool) *progress {
 	p := &progress{w: w, quiet: quiet, running: map[int]*vertex{}, stop: make(chan struct{})}
 	switch mode {
+	case "json":
+		p.json = json.NewEncoder(w)
 	case "tty":
 		p.tty = true
 	case "auto", "":
@@ -56,13 +61,21 @@ func (p *progress) Event(e executor.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.tty {
+	switch {
+	case p.json != nil:
+		p.jsonEvent(e)
+		return
+	case p.tty:
 		p.ttyEvent(e)
 		return
 	}
 	switch e.Kind {
 	case executor.StepStarted:
 		fmt.Fprintf(p.w, "#%d %s\n", e.ID, e.Name)
+	case executor.StepCached:
+		fmt.Fprintf(p.w, "#%d CACHED\n", e.ID)
+	case executor.StepCacheMiss:
+		fmt.Fprintf(p.w, "#%d cache miss: %s\n", e.ID, e.Reason)
 	case executor.StepLog:
 		for _, line := range strings.SplitAfter(string(e.Data), "\n") {
 			if line != "" {
@@ -76,10 +89,62 @@ func (p *progress) Event(e executor.Event) {
 	}
 }
 
+// jsonEvent is one line of --progress json.
+type jsonEvent struct {
+	ID       int     `json:"id"`
+	Kind     string  `json:"kind"`
+	Name     string  `json:"name,omitempty"`
+	File     string  `json:"file,omitempty"`
+	Line     int     `json:"line,omitempty"`
+	Duration float64 `json:"duration,omitempty"` // seconds
+	Error    string  `json:"error,omitempty"`
+	Log      string  `json:"log,omitempty"`
+	Cached   bool    `json:"cached,omitempty"`
+	// CacheMiss says why the step runs instead of using its cached
+	// result.
+	CacheMiss string `json:"cacheMiss,omitempty"`
+}
+
+func kindName(k executor.EventKind) string {
+	switch k {
+	case executor.StepStarted:
+		return "started"
+	case executor.StepDone:
+		return "done"
+	case executor.StepFailed:
+		return "failed"
+	case executor.StepLog:
+		return "log"
+	case executor.StepCached:
+		return "cached"
+	case executor.StepCacheMiss:
+		return "cache-miss"
+	}
+	return fmt.Sprintf("kind-%d", k)
+}
+
+func (p *progress) jsonEvent(e executor.Event) {
+	je := jsonEvent{ID: e.ID, Kind: kindName(e.Kind), Log: string(e.Data), CacheMiss: e.Reason, Cached: e.Kind == executor.StepCached}
+	if e.Kind == executor.StepStarted {
+		je.Name, je.File, je.Line = e.Name, e.Loc.File, e.Loc.Line
+	}
+	if e.Kind == executor.StepDone || e.Kind == executor.StepFailed {
+		je.Duration = e.Duration.Seconds()
+	}
+	if e.Err != nil {
+		je.Error = e.Err.Error()
+	}
+	p.json.Encode(je)
+}
+
 func (p *progress) ttyEvent(e executor.Event) {
 	switch e.Kind {
 	case executor.StepStarted:
 		p.running[e.ID] = &vertex{name: e.Name, start: time.Now()}
+	case executor.StepCached:
+		if v := p.running[e.ID]; v != nil {
+			v.cached = true
+		}
 	case executor.StepLog:
 		p.clear()
 		fmt.Fprintf(p.w, "   %s", string(e.Data))
@@ -87,13 +152,18 @@ func (p *progress) ttyEvent(e executor.Event) {
 			fmt.Fprintln(p.w)
 		}
 	case executor.StepDone, executor.StepFailed:
+		cached := p.running[e.ID] != nil && p.running[e.ID].cached
 		delete(p.running, e.ID)
 		p.clear()
 		status := fmt.Sprintf("%.1fs", e.Duration.Seconds())
-		if e.Kind == executor.StepFailed {
+		name := e.Name
+		switch {
+		case e.Kind == executor.StepFailed:
 			status = "ERROR"
+		case cached:
+			name = "CACHED " + name
 		}
-		fmt.Fprintf(p.w, "\033[36m=>\033[0m %-70s %s\n", e.Name, status)
+		fmt.Fprintf(p.w, "\033[36m=>\033[0m %-70s %s\n", name, status)
 	}
 	p.draw()
 }
@@ -154,6 +224,10 @@ func (p *progress) info(msg string) {
 func (p *progress) line(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.json != nil {
+		p.json.Encode(jsonEvent{Kind: "message", Log: msg})
+		return
+	}
 	if p.tty {
 		p.clear()
 		fmt.Fprintln(p.w, msg)

@@ -48,16 +48,38 @@ type copyItem struct {
 	modTime time.Time // zero: the build's creation time
 }
 
-// copyStep runs a COPY or ADD and commits its layer. It reports whether the
-// step changed the filesystem.
-func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, log io.Writer) (bool, error) {
-	op := "COPY"
-	if r.add {
-		op = "ADD"
-	}
+// copyStep runs a COPY or ADD through the step cache. It reports whether
+// the step changed the filesystem.
+func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, sr *stepRun) (bool, error) {
 	if r.parents {
-		return false, fmt.Errorf("%s --parents is not supported", op)
+		return false, fmt.Errorf("%s --parents is not supported", r.op())
 	}
+	downloads := map[string]*source.Download{}
+	defer func() {
+		for _, d := range downloads {
+			os.Remove(d.Path)
+		}
+	}()
+	in, files, err := b.copyInput(ctx, ss, step, r, downloads, sr)
+	if err != nil {
+		return false, err
+	}
+	return b.layerStep(ss, step, sr, in, files, func() (bool, error) {
+		return b.doCopy(ctx, ss, step, r, downloads, sr)
+	})
+}
+
+func (r copyRequest) op() string {
+	if r.add {
+		return "ADD"
+	}
+	return "COPY"
+}
+
+// doCopy copies the sources into a new layer. downloads holds the URL
+// sources fetched already, by URL; others are fetched and added.
+func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, downloads map[string]*source.Download, log io.Writer) (bool, error) {
+	op := r.op()
 	lower, err := b.stack(ctx, ss)
 	if err != nil {
 		return false, err
@@ -91,12 +113,8 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 		}
 		cp.chmod, cp.hasChmod = m, true
 	}
-	if len(r.exclude) > 0 {
-		pm, err := patternmatcher.New(r.exclude)
-		if err != nil {
-			return false, fmt.Errorf("%s --exclude: %w", op, err)
-		}
-		cp.exclude = pm
+	if cp.exclude, err = excludeMatcher(op, r.exclude); err != nil {
+		return false, err
 	}
 	fsys, keepOwner, err := b.copySource(ctx, step, r.from, log)
 	if err != nil {
@@ -114,55 +132,30 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 		dest = path.Join(wd, dest)
 	}
 
-	var downloads []*source.Download
-	defer func() {
-		for _, d := range downloads {
-			os.Remove(d.Path)
-		}
-	}()
 	var items []copyItem
 	for _, src := range r.srcs {
 		if source.IsURL(src) {
 			if !r.add {
 				return false, fmt.Errorf("COPY %q: source can't be a URL; use ADD", src)
 			}
-			d, err := source.Fetch(ctx, b.opts.HTTPClient, src, b.state.tmp, digest.Digest(r.checksum))
-			if err != nil {
-				return false, err
+			d, ok := downloads[src]
+			if !ok {
+				if d, err = source.Fetch(ctx, b.opts.HTTPClient, src, b.state.tmp, digest.Digest(r.checksum)); err != nil {
+					return false, err
+				}
+				downloads[src] = d
 			}
-			downloads = append(downloads, d)
 			items = append(items, copyItem{name: d.Name, path: d.Path, mode: 0o600, modTime: d.ModTime})
 			continue
-		}
-		if r.checksum != "" {
-			return false, fmt.Errorf("ADD --checksum needs a URL source, not %q", src)
 		}
 		if fsys == nil {
 			return false, fmt.Errorf("%s %q: the build has no context", op, src)
 		}
-		if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
-			return false, fmt.Errorf("%s %q: %w", op, src, source.ErrOutsideContext)
+		paths, err := resolveSource(fsys, r, src)
+		if err != nil {
+			return false, err
 		}
-		matches := []string{src}
-		if source.HasMeta(src) {
-			if matches, err = source.Glob(fsys, src); err != nil {
-				return false, fmt.Errorf("%s %q: %w", op, src, err)
-			}
-			if len(matches) == 0 {
-				return false, fmt.Errorf("%s %q: no source files match", op, src)
-			}
-		}
-		for _, m := range matches {
-			p, err := fsys.Resolve(m, true)
-			if err != nil {
-				return false, fmt.Errorf("%s %q: %w", op, m, err)
-			}
-			if _, err := fsys.Lstat(p); err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return false, fmt.Errorf("%s %q: not found in %s", op, m, sourceName(r.from))
-				}
-				return false, fmt.Errorf("%s %q: %w", op, m, err)
-			}
+		for _, p := range paths {
 			items = append(items, copyItem{fsys: fsys, path: p})
 		}
 	}
@@ -189,6 +182,55 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 	changed, err := b.commitLayer(ctx, ss, upper, cp.changes(), true)
 	committed = changed
 	return changed, err
+}
+
+// resolveSource returns the paths in fsys a local source selects: the
+// matches of a wildcard, or the source itself, with symlinks resolved.
+func resolveSource(fsys source.FS, r copyRequest, src string) ([]string, error) {
+	op := r.op()
+	if r.checksum != "" {
+		return nil, fmt.Errorf("ADD --checksum needs a URL source, not %q", src)
+	}
+	if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
+		return nil, fmt.Errorf("%s %q: %w", op, src, source.ErrOutsideContext)
+	}
+	matches := []string{src}
+	if source.HasMeta(src) {
+		var err error
+		if matches, err = source.Glob(fsys, src); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", op, src, err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("%s %q: no source files match", op, src)
+		}
+	}
+	out := make([]string, 0, len(matches))
+	for _, m := range matches {
+		p, err := fsys.Resolve(m, true)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", op, m, err)
+		}
+		if _, err := fsys.Lstat(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s %q: not found in %s", op, m, sourceName(r.from))
+			}
+			return nil, fmt.Errorf("%s %q: %w", op, m, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// excludeMatcher compiles --exclude patterns; nil when there are none.
+func excludeMatcher(op string, patterns []string) (*patternmatcher.PatternMatcher, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("%s --exclude: %w", op, err)
+	}
+	return pm, nil
 }
 
 // copyOne copies a single source to the resolved destination.
@@ -264,9 +306,9 @@ func (b *builder) copySource(ctx context.Context, step *parser.Step, from string
 		return b.context, false, nil
 	}
 	if step.From != nil {
-		ss, ok := b.done[step.From]
-		if !ok {
-			return nil, false, fmt.Errorf("--from=%s: stage was not built", from)
+		ss, err := b.stageResult(ctx, step.From)
+		if err != nil {
+			return nil, false, fmt.Errorf("--from=%s: %w", from, err)
 		}
 		fsys, err := b.stack(ctx, ss)
 		return fsys, true, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -12,12 +11,13 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/parser"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // dispatch applies one step to the stage.
-func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Step, log io.Writer) error {
+func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Step, sr *stepRun) error {
 	// ARG is expanded per argument, in order: each default sees the ones
 	// declared before it.
 	if arg, ok := step.Cmd.(*instructions.ArgCommand); ok {
@@ -68,7 +68,7 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 	case *instructions.UserCommand:
 		ss.cfg.Config.User = c.User
 	case *instructions.WorkdirCommand:
-		changed, err := b.workdir(ctx, ss, c.Path)
+		changed, err := b.workdir(ctx, ss, step, c.Path, sr)
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 		changed, err := b.copyStep(ctx, ss, step, copyRequest{
 			srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 			from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents,
-		}, log)
+		}, sr)
 		if err != nil {
 			return err
 		}
@@ -109,13 +109,13 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 			srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 			chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns,
 			add: true, unpack: unpack, checksum: c.Checksum,
-		}, log)
+		}, sr)
 		if err != nil {
 			return err
 		}
 		emptyLayer = !changed
 	case *instructions.RunCommand:
-		changed, err := b.runStep(ctx, ss, step, c, log)
+		changed, err := b.runStep(ctx, ss, step, c, sr)
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func historyText(step *parser.Step) string {
 
 // workdir sets WORKDIR (relative to the previous one) and creates the
 // directory, owned by the stage's USER, when the image lacks it.
-func (b *builder) workdir(ctx context.Context, ss *stageState, p string) (bool, error) {
+func (b *builder) workdir(ctx context.Context, ss *stageState, step *parser.Step, p string, sr *stepRun) (bool, error) {
 	if !path.IsAbs(p) {
 		prev := ss.cfg.Config.WorkingDir
 		if prev == "" {
@@ -193,7 +193,8 @@ func (b *builder) workdir(ctx context.Context, ss *stageState, p string) (bool, 
 	}
 	p = path.Clean(p)
 	ss.cfg.Config.WorkingDir = p
-	return b.mkdirStep(ctx, ss, p)
+	in := cache.Input{Op: "WORKDIR", Args: []string{p}, User: ss.cfg.Config.User}
+	return b.layerStep(ss, step, sr, in, nil, func() (bool, error) { return b.mkdirStep(ctx, ss, p) })
 }
 
 // parsePorts expands an EXPOSE word ("80", "53/udp", "8000-8002/tcp") into

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
@@ -78,6 +81,15 @@ type Options struct {
 	// when it is extracted; 0 means DefaultMaxLayerSize and a negative
 	// value means no limit.
 	MaxLayerSize int64
+	// NoCache runs every step even when the step cache holds its result;
+	// results are still recorded.
+	NoCache bool
+	// NoCacheFilter names stages (by name or index) whose steps run even
+	// when cached, as NoCache does for all.
+	NoCacheFilter []string
+	// Jobs bounds how many stages run at once; 0 means the number of
+	// CPUs.
+	Jobs int
 }
 
 // DefaultMaxArchiveSize is the uncompressed size limit of an ADD archive
@@ -125,7 +137,18 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 		return nil, err
 	}
 	defer st.close()
-	b := &builder{opts: o, graph: g, state: st, done: map[*parser.Stage]*stageState{}}
+	b := &builder{opts: o, graph: g, state: st}
+	if b.cache, err = cache.Open(o.Root); err != nil {
+		return nil, err
+	}
+	if b.hasher, err = source.OpenFileHasher(filepath.Join(b.cache.Dir(), "files.stat"), o.Jobs); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := b.hasher.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("saving the file digest cache: %w", cerr)
+		}
+	}()
 	defer func() {
 		if cerr := b.closeCgroups(ctx); err == nil && cerr != nil {
 			err = cerr
@@ -136,17 +159,10 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 			return nil, err
 		}
 	}
-	for _, s := range g.Needed() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ss, err := b.runStage(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		b.done[s] = ss
+	final, err := b.runStages(ctx)
+	if err != nil {
+		return nil, err
 	}
-	final := b.done[g.Target]
 	img := final.image(st.store)
 	if len(o.Labels) > 0 {
 		if img.Config.Config.Labels == nil {
@@ -165,20 +181,26 @@ type builder struct {
 	graph   *parser.Graph
 	state   *state
 	context *source.Context
-	done    map[*parser.Stage]*stageState
-	nextID  int
+	// stages holds the result of every stage the target needs, set
+	// once when the stage finishes.
+	stages map[*parser.Stage]*stageFuture
+	// jobs holds a token per running stage; see Options.Jobs.
+	jobs   chan struct{}
+	nextID atomic.Int64
+	cache  *cache.Cache
+	hasher *source.FileHasher
 
 	snapOnce   sync.Once
 	snapKind   Snapshotter
 	snapWhy    error // why overlayfs is not used, for the progress output
-	snapWarned bool
+	snapWarned atomic.Bool
 	snapErr    error
 
 	cgOnce   sync.Once
 	cgroups  *cgroup.Manager // nil when steps run without limits
 	cgLimits cgroup.Limits   // the part of Options.Limits enforced
 	cgWhy    error           // why (some) limits are not enforced
-	cgWarned bool
+	cgWarned atomic.Bool
 }
 
 // created is the timestamp of new config and history entries.
@@ -190,13 +212,12 @@ func (b *builder) created() time.Time {
 }
 
 // run reports a step to the progress sink around fn; what fn writes to
-// log goes out as the step's output.
-func (b *builder) run(name string, loc parser.Location, fn func(log io.Writer) error) error {
-	b.nextID++
-	id := b.nextID
+// sr goes out as the step's output. sid identifies the step across builds.
+func (b *builder) run(name string, loc parser.Location, sid string, fn func(sr *stepRun) error) error {
+	id := int(b.nextID.Add(1))
 	start := time.Now()
 	b.opts.Progress.Event(Event{Kind: StepStarted, ID: id, Name: name, Loc: loc})
-	err := fn(stepLog{p: b.opts.Progress, id: id, name: name})
+	err := fn(&stepRun{stepLog: stepLog{p: b.opts.Progress, id: id, name: name}, sid: sid})
 	ev := Event{Kind: StepDone, ID: id, Name: name, Loc: loc, Duration: time.Since(start)}
 	if err != nil {
 		ev.Kind, ev.Err = StepFailed, err
@@ -238,9 +259,9 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	label := stageLabel(s)
 	var ss *stageState
 	fromName := fmt.Sprintf("[%s] FROM %s", label, fromText(s))
-	err := b.run(fromName, s.Loc, func(log io.Writer) error {
+	err := b.run(fromName, s.Loc, "", func(sr *stepRun) error {
 		var err error
-		ss, err = b.resolveBase(ctx, s, log)
+		ss, err = b.resolveBase(ctx, s, sr)
 		return err
 	})
 	if err != nil {
@@ -250,16 +271,18 @@ func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, e
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range triggers {
+	for i, step := range triggers {
 		name := fmt.Sprintf("[%s ONBUILD] %s", label, oneLine(step.Text))
-		err := b.run(name, step.Loc, func(log io.Writer) error { return b.dispatch(ctx, ss, step, log) })
+		sid := b.stepID(s, "onbuild", i, step.Loc)
+		err := b.run(name, step.Loc, sid, func(sr *stepRun) error { return b.dispatch(ctx, ss, step, sr) })
 		if err != nil {
 			return nil, stepError(step.Loc, fmt.Errorf("ONBUILD trigger %s: %w", oneLine(step.Text), err))
 		}
 	}
 	for i, step := range s.Steps {
 		name := fmt.Sprintf("[%s %d/%d] %s", label, i+1, len(s.Steps), oneLine(step.Text))
-		err := b.run(name, step.Loc, func(log io.Writer) error { return b.dispatch(ctx, ss, step, log) })
+		sid := b.stepID(s, "step", i, step.Loc)
+		err := b.run(name, step.Loc, sid, func(sr *stepRun) error { return b.dispatch(ctx, ss, step, sr) })
 		if err != nil {
 			return nil, stepError(step.Loc, err)
 		}

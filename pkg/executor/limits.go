@@ -23,8 +23,7 @@ func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
 		return nil, err
 	}
 	b.cgOnce.Do(b.openCgroups)
-	if b.cgWhy != nil && !b.cgWarned {
-		b.cgWarned = true
+	if b.cgWhy != nil && b.cgWarned.CompareAndSwap(false, true) {
 		fmt.Fprintf(log, "resource limits are not applied (%v); RUN steps run without them\n", b.cgWhy)
 	}
 	if b.cgroups == nil || b.cgLimits.IsZero() {

@@ -24,6 +24,12 @@ const (
 	StepFailed
 	// StepLog: output of a step, in Event.Data.
 	StepLog
+	// StepCached: the step's result came from the step cache; it does
+	// not run.
+	StepCached
+	// StepCacheMiss: the step runs; Event.Reason says why its cached
+	// result could not be used, compared with its most recent build.
+	StepCacheMiss
 )
 
 // Event is one progress report.
@@ -39,6 +45,9 @@ type Event struct {
 	Duration time.Duration
 	Err      error
 	Data     []byte
+	// Reason is set for StepCacheMiss: one line such as "files changed:
+	// src/main.go (modified)" or "build arg V changed: \"1\" → \"2\"".
+	Reason string
 }
 
 // FuncProgress adapts a function to Progress.

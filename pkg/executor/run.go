@@ -95,9 +95,9 @@ func (e *StepError) Error() string {
 	return b.String()
 }
 
-// runStep executes a RUN instruction in a sandbox and commits what it
-// changed as a layer.
-func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step, c *instructions.RunCommand, log io.Writer) (bool, error) {
+// runStep executes a RUN instruction in a sandbox, through the step
+// cache, and commits what it changed as a layer.
+func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step, c *instructions.RunCommand, sr *stepRun) (bool, error) {
 	if err := b.sandboxReady(); err != nil {
 		return false, err
 	}
@@ -115,6 +115,30 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	case "host":
 		network = NetworkHost
 	}
+	args, devFiles, err := runArgs(ss, c)
+	if err != nil {
+		return false, err
+	}
+	in, err := runInput(ss, c, args, devFiles, network)
+	if err != nil {
+		return false, err
+	}
+	return b.layerStep(ss, step, sr, in, nil, func() (bool, error) {
+		return b.execRun(ctx, ss, step, runSpec{args: args, devFiles: devFiles, mounts: mounts, network: network}, sr)
+	})
+}
+
+// runSpec is a RUN step after expansion.
+type runSpec struct {
+	args     []string
+	devFiles map[string][]byte
+	mounts   stepMounts
+	network  NetworkMode
+}
+
+// execRun runs a RUN step in the sandbox and commits its layer.
+func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step, rs runSpec, log io.Writer) (bool, error) {
+	args, devFiles, mounts, network := rs.args, rs.devFiles, rs.mounts, rs.network
 	lower, err := b.stack(ctx, ss)
 	if err != nil {
 		return false, err
@@ -122,10 +146,6 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	user, err := resolveUser(ss.cfg.Config.User, lower)
 	if err != nil {
 		return false, fmt.Errorf("USER %s: %w", ss.cfg.Config.User, err)
-	}
-	args, devFiles, err := runArgs(ss, c)
-	if err != nil {
-		return false, err
 	}
 	scratch, err := b.state.scratchDir("run-")
 	if err != nil {
@@ -136,8 +156,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, err
 	}
-	if b.snapWhy != nil && !b.snapWarned {
-		b.snapWarned = true
+	if b.snapWhy != nil && b.snapWarned.CompareAndSwap(false, true) {
 		fmt.Fprintf(log, "overlayfs is not usable here (%v); RUN steps copy the filesystem instead, which is slower\n", b.snapWhy)
 	}
 	spec := sandbox.Spec{

@@ -6,21 +6,28 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // defaultPath is the PATH docker gives images that set none.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// stageState is a stage's image as its steps build it up.
+// stageState is a stage's image as its steps build it up. Once the stage
+// is done, other stages read it concurrently; mu guards the lazily filled
+// dirs.
 type stageState struct {
+	mu     sync.Mutex
 	cfg    dockerspec.DockerOCIImage
 	layers []ocispec.Descriptor
 	// dirs[i] is the extracted directory of layers[i]; "" until a step
@@ -34,6 +41,12 @@ type stageState struct {
 	triggers []string
 	// envIdx finds ENV entries by name; see envPos.
 	envIdx envIndex
+	// key is the step-cache key of the stage's filesystem so far: the
+	// last layer step's key, or the base's identity (keyIsBase), which
+	// base names for cache-miss explanations.
+	key       digest.Digest
+	keyIsBase bool
+	base      string
 }
 
 type stageArg struct {
@@ -49,7 +62,10 @@ func (s *stageState) clone() (*stageState, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &stageState{layers: slices.Clone(s.layers), dirs: slices.Clone(s.dirs)}
+	s.mu.Lock()
+	dirs := slices.Clone(s.dirs)
+	s.mu.Unlock()
+	c := &stageState{layers: slices.Clone(s.layers), dirs: dirs, key: s.key, keyIsBase: s.keyIsBase, base: s.base}
 	if err := json.Unmarshal(raw, &c.cfg); err != nil {
 		return nil, err
 	}
@@ -106,24 +122,32 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Write
 		ss.cfg.Variant = platform.Variant
 		ss.cfg.RootFS.Type = "layers"
 		ss.cfg.Config.Env = []string{defaultPath}
+		ss.base = "scratch"
+		ss.key, ss.keyIsBase = digest.FromString("scratch "+platformString(platform)), true
 		return ss, nil
 	case s.From.Stage != nil:
-		base, ok := b.done[s.From.Stage]
-		if !ok {
-			return nil, fmt.Errorf("stage %s was not built", stageLabel(s.From.Stage))
+		base, err := b.stageResult(ctx, s.From.Stage)
+		if err != nil {
+			return nil, err
 		}
 		ss, err := base.clone()
 		if err != nil {
 			return nil, err
 		}
 		ss.triggers, ss.cfg.Config.OnBuild = ss.cfg.Config.OnBuild, nil
+		ss.keyIsBase, ss.base = true, "stage "+stageLabel(s.From.Stage)
 		return ss, nil
 	}
 	img, err := b.namedImage(ctx, s.From.Image, platform, log)
 	if err != nil {
 		return nil, err
 	}
-	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers))}
+	desc, _, err := img.Manifest(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("base image %s: %w", s.From.Image, err)
+	}
+	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers)),
+		key: desc.Digest, keyIsBase: true, base: s.From.Image + "@" + desc.Digest.String()}
 	if ss.cfg.RootFS.Type == "" {
 		ss.cfg.RootFS.Type = "layers"
 	}
@@ -202,6 +226,8 @@ func parseOCILayoutContext(v string) (dir, ref string, isLayout bool, err error)
 // stack returns the stage's layers as a union view, extracting those that
 // are not on disk yet.
 func (b *builder) stack(ctx context.Context, ss *stageState) (*snapshot.Stack, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	for i, d := range ss.dirs {
 		if d != "" {
 			continue
@@ -229,4 +255,81 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 		p.Variant = parts[2]
 	}
 	return p, nil
+}
+
+// stageFuture is the result of a stage, available once done is closed.
+type stageFuture struct {
+	done chan struct{}
+	ss   *stageState
+	err  error
+}
+
+// runStages runs the stages the target needs, each in its own goroutine
+// as soon as a job token is free, and returns the target's state. A stage
+// that needs another one's result waits for it without holding a token.
+// The first failure cancels the others.
+func (b *builder) runStages(ctx context.Context) (*stageState, error) {
+	needed := b.graph.Needed()
+	b.stages = make(map[*parser.Stage]*stageFuture, len(needed))
+	for _, s := range needed {
+		b.stages[s] = &stageFuture{done: make(chan struct{})}
+	}
+	jobs := b.opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	b.jobs = make(chan struct{}, jobs)
+	g, ctx := errgroup.WithContext(ctx)
+	for _, s := range needed {
+		f := b.stages[s]
+		g.Go(func() error {
+			defer close(f.done)
+			select {
+			case b.jobs <- struct{}{}:
+			case <-ctx.Done():
+				f.err = ctx.Err()
+				return f.err
+			}
+			defer func() { <-b.jobs }()
+			f.ss, f.err = b.runStage(ctx, s)
+			return f.err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return b.stages[b.graph.Target].ss, nil
+}
+
+// stageResult returns the finished state of a stage another stage reads,
+// waiting for it if needed. The caller holds a job token, which it gives
+// back while it waits, so that the stage it waits for can run.
+func (b *builder) stageResult(ctx context.Context, s *parser.Stage) (*stageState, error) {
+	f, ok := b.stages[s]
+	if !ok {
+		return nil, fmt.Errorf("stage %s is not part of this build", stageLabel(s))
+	}
+	select {
+	case <-f.done:
+	default:
+		<-b.jobs
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+		}
+		select {
+		case b.jobs <- struct{}{}:
+		case <-ctx.Done():
+			// The token is owed: take it back once one is free,
+			// so that the deferred release stays balanced.
+			b.jobs <- struct{}{}
+		}
+	}
+	if f.err != nil {
+		return nil, fmt.Errorf("stage %s failed", stageLabel(s))
+	}
+	if f.ss == nil {
+		return nil, ctx.Err()
+	}
+	return f.ss, nil
 }

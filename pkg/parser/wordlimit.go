@@ -144,3 +144,18 @@ func shorten(w string) string {
 	}
 	return w
 }
+
+// VarRefs returns the names of the variables the step's text refers to
+// ($NAME or ${NAME...}), in order of first use. Escapes and quotes are
+// ignored, so it may name more than expansion reads, never fewer.
+func (s *Step) VarRefs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range varRef.FindAllStringSubmatch(s.Text, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	return out
+}

@@ -132,6 +132,15 @@ func (c *Context) hasIncluded(dir string) bool {
 	return false
 }
 
+// HostFile returns the host path of the visible entry p, for reading its
+// content by path (p must already be resolved).
+func (c *Context) HostFile(p string) (string, error) {
+	if c.Excluded(p) {
+		return "", &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	return c.host(p), nil
+}
+
 func (c *Context) host(p string) string {
 	return filepath.Join(c.root, filepath.FromSlash(clean(p)))
 }
