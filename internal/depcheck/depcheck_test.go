@@ -24,7 +24,8 @@ var rules = []struct {
 	{pkg: "pkg/oci/images", allowed: []string{"pkg/oci", "pkg/oci/remote", "pkg/layer", "internal/fsutil"}},
 	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer"}},
 	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
-	{pkg: "pkg/executor/source"},
+	{pkg: "pkg/executor/source", allowed: []string{"internal/fsutil"}},
+	{pkg: "pkg/executor/cache", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/executor/", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry"}},
 }
 
