@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
@@ -188,14 +190,26 @@ func newRmiCommand(g *globalFlags) *cobra.Command {
 }
 
 func newPruneCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var keepStorage string
+	cmd := &cobra.Command{
 		Use:   "prune",
-		Short: "Remove blobs and extracted layers no stored image uses",
+		Short: "Remove build cache, blobs and extracted layers no stored image uses",
 		Long: `Remove from the state directory every blob and extracted layer that no named
-image uses, and the scratch space of builds that died. Waits for running
-builds on the same state directory to finish.`,
+image uses, the build cache records of the removed layers, and the scratch
+space of builds that died. With --keep-storage, the most recently used build
+cache layers are kept up to that size. Waits for running builds on the same
+state directory to finish.`,
+		Example: `  builder prune
+  builder prune --keep-storage 10g`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var limit int64
+			if keepStorage != "" {
+				var err error
+				if limit, err = cgroup.ParseMemory(keepStorage); err != nil {
+					return fmt.Errorf("--keep-storage: %w", err)
+				}
+			}
 			if _, err := os.Stat(filepath.Join(g.root, "blobs")); err != nil {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to prune")
 				return nil
@@ -204,14 +218,30 @@ builds on the same state directory to finish.`,
 			if err != nil {
 				return err
 			}
-			rep, err := images.Prune(cmd.Context(), g.root, store, images.PruneOptions{})
+			c, err := cache.Open(g.root)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs and %d layer directories, %s freed\n", rep.Blobs, rep.LayerDirs, humanBytes(rep.Bytes))
+			var opts images.PruneOptions
+			if limit > 0 {
+				opts.KeepBlobs, opts.KeepLayerDirs = c.Keep(limit)
+			}
+			rep, err := images.Prune(cmd.Context(), g.root, store, opts)
+			if err != nil {
+				return err
+			}
+			// Records whose layer is gone can only miss: drop them.
+			records, err := c.Trim(func(r cache.Record) bool { return r.Layer != nil && !store.Has(r.Layer.Digest) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories and %d build cache records, %s freed\n",
+				rep.Blobs, rep.LayerDirs, records, humanBytes(rep.Bytes))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&keepStorage, "keep-storage", "", `keep the most recently used build cache up to this size ("10g", "512m")`)
+	return cmd
 }
 
 func humanBytes(n int64) string {

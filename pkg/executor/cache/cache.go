@@ -18,10 +18,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocibuilder/builder/internal/fsutil"
@@ -322,4 +324,48 @@ func (c *Cache) Trim(drop func(Record) bool) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// Keep selects what a size-bounded prune keeps: the layers of the most
+// recently used records, as long as their blobs fit in limit bytes
+// together. The two sequences fit images.PruneOptions' KeepBlobs and
+// KeepLayerDirs; they read the records when first iterated, so that a
+// prune reads them under its own lock.
+func (c *Cache) Keep(limit int64) (blobs, diffIDs iter.Seq[digest.Digest]) {
+	var once sync.Once
+	var kept []Record
+	pick := func() {
+		list, err := c.List()
+		if err != nil {
+			return // keeping nothing is what a prune without a limit does
+		}
+		var total int64
+		for _, u := range list {
+			if u.Layer == nil {
+				continue
+			}
+			if total+u.Layer.Size > limit {
+				break
+			}
+			total += u.Layer.Size
+			kept = append(kept, u.Record)
+		}
+	}
+	blobs = func(yield func(digest.Digest) bool) {
+		once.Do(pick)
+		for _, r := range kept {
+			if !yield(r.Layer.Digest) {
+				return
+			}
+		}
+	}
+	diffIDs = func(yield func(digest.Digest) bool) {
+		once.Do(pick)
+		for _, r := range kept {
+			if !yield(r.DiffID) {
+				return
+			}
+		}
+	}
+	return blobs, diffIDs
 }

@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"path/filepath"
@@ -14,7 +13,9 @@ import (
 )
 
 // PruneOptions adds roots to what Prune keeps. The index's images are
-// always kept.
+// always kept. The build cache's Keep gives the roots of a size-bounded
+// prune that keeps recently used cache layers. The sequences are iterated
+// while Prune holds its locks.
 type PruneOptions struct {
 	// KeepImages are manifests or indexes kept with everything they
 	// reference, as if they were tagged. Ones missing from the store are
@@ -26,11 +27,6 @@ type PruneOptions struct {
 	// KeepLayerDirs are diff IDs whose extracted layer directories are
 	// kept even though no kept image uses them.
 	KeepLayerDirs iter.Seq[digest.Digest]
-	// KeepStorage is reserved for a size-bounded prune that keeps the most
-	// recently used unreferenced content up to this many bytes. Prune
-	// removes everything unreferenced and refuses a non-zero value with an
-	// error wrapping errors.ErrUnsupported rather than ignore it.
-	KeepStorage int64
 }
 
 // PruneReport says what Prune removed.
@@ -78,9 +74,6 @@ func Prune(ctx context.Context, root string, store *oci.Store, opts PruneOptions
 }
 
 func prune(ctx context.Context, root string, store *oci.Store, opts PruneOptions) (rep PruneReport, err error) {
-	if opts.KeepStorage != 0 {
-		return rep, fmt.Errorf("keeping %d bytes of unreferenced content: %w", opts.KeepStorage, errors.ErrUnsupported)
-	}
 	abs, err := checkRoot(root, store)
 	if err != nil {
 		return rep, err

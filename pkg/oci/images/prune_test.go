@@ -217,9 +217,6 @@ func TestPruneRefuses(t *testing.T) {
 		setup   func(t *testing.T, st testState) PruneOptions
 		wantErr error
 	}{
-		{"keep storage", func(t *testing.T, st testState) PruneOptions {
-			return PruneOptions{KeepStorage: 1 << 30}
-		}, errors.ErrUnsupported},
 		{"tagged image without config", func(t *testing.T, st testState) PruneOptions {
 			m := newImage(t, st.store, "broken")
 			if err := st.index.Tag(ctx, "broken", m); err != nil {
