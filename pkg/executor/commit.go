@@ -2,11 +2,15 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 
+	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/parser"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -50,4 +54,113 @@ func (b *builder) commitLayer(ctx context.Context, ss *stageState, root string, 
 	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, desc.DiffID)
 	ss.dirs = append(ss.dirs, dir)
 	return true, nil
+}
+
+// pendingLayer is a layer being written into the store in the background
+// while the stage's next steps run on its directory.
+type pendingLayer struct {
+	index int    // position in the stage's layers
+	dir   string // the layer's directory, moved into place when settled
+	loc   parser.Location
+	// key is the step key to record once the layer is stored.
+	key  digest.Digest
+	done chan struct{}
+	desc layer.Desc
+	err  error
+}
+
+// errFound stops a walk at the first change.
+var errFound = errors.New("found a change")
+
+// commitLayerAsync is commitLayer for a directory that holds exactly the
+// step's changes (in overlay format): it appends the layer to the stage at
+// once, with dir as its directory, and writes its blob in the background.
+// The layer's descriptor and diff ID are filled in, and dir moved to the
+// layer directories, by settle. No changes means no layer.
+func (b *builder) commitLayerAsync(ctx context.Context, ss *stageState, loc parser.Location, dir string, changes layer.Changes) (bool, error) {
+	err := changes(ctx, func(layer.ChangeKind, string, fs.FileInfo) error { return errFound })
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, errFound) {
+		return false, fmt.Errorf("writing layer: %w", err)
+	}
+	p := &pendingLayer{index: len(ss.layers), dir: dir, loc: loc, done: make(chan struct{})}
+	ss.layers = append(ss.layers, ocispec.Descriptor{})
+	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, "")
+	ss.dirs = append(ss.dirs, dir)
+	ss.pending = append(ss.pending, p)
+	go func() {
+		defer close(p.done)
+		p.desc, p.err = b.encodeLayer(ctx, dir, changes)
+	}()
+	return true, nil
+}
+
+// encodeLayer writes a layer blob into the store in one pass.
+func (b *builder) encodeLayer(ctx context.Context, root string, changes layer.Changes) (layer.Desc, error) {
+	w, err := b.state.store.Writer(ctx)
+	if err != nil {
+		return layer.Desc{}, err
+	}
+	defer w.Close()
+	desc, err := layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
+		return layer.WriteTar(ctx, tw, root, changes, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
+	})
+	if err != nil {
+		return layer.Desc{}, fmt.Errorf("writing layer: %w", err)
+	}
+	if _, _, err := w.Commit(desc.Digest); err != nil {
+		return layer.Desc{}, fmt.Errorf("storing layer: %w", err)
+	}
+	return desc, nil
+}
+
+// settle waits for the stage's layers being written, fills in their
+// descriptors, moves their directories into place and records their cache
+// entries. It runs between steps (no step of the stage is using the
+// directories) and before the stage's result is shared.
+func (b *builder) settle(ss *stageState) error {
+	var first error
+	for _, p := range ss.pending {
+		<-p.done
+		if p.err != nil {
+			if first == nil {
+				first = stepError(p.loc, p.err)
+			}
+			continue
+		}
+		if first != nil {
+			continue
+		}
+		ss.layers[p.index] = ocispec.Descriptor{MediaType: p.desc.MediaType, Digest: p.desc.Digest, Size: p.desc.Size}
+		ss.cfg.RootFS.DiffIDs[p.index] = p.desc.DiffID
+		dir, err := b.state.commitDir(p.dir, p.desc.DiffID)
+		if err != nil {
+			first = stepError(p.loc, err)
+			continue
+		}
+		ss.mu.Lock()
+		ss.dirs[p.index] = dir
+		ss.mu.Unlock()
+		if p.key != "" {
+			l := ss.layers[p.index]
+			if err := b.cache.Put(cache.Record{Key: p.key, Layer: &l, DiffID: p.desc.DiffID}); err != nil {
+				first = stepError(p.loc, err)
+			}
+		}
+	}
+	ss.pending = nil
+	return first
+}
+
+// pendingAt returns the layer being written at index i of the stage, if
+// any.
+func (s *stageState) pendingAt(i int) *pendingLayer {
+	for _, p := range s.pending {
+		if p.index == i {
+			return p
+		}
+	}
+	return nil
 }

@@ -179,8 +179,8 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 	if err := cp.finish(); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayer(ctx, ss, upper, cp.changes(), true)
-	committed = changed
+	changed, err := b.commitLayerAsync(ctx, ss, step.Loc, upper, cp.changes())
+	committed = changed && err == nil
 	return changed, err
 }
 

@@ -255,7 +255,27 @@ func stageLabel(s *parser.Stage) string {
 	return fmt.Sprintf("stage-%d", s.Index)
 }
 
-func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, error) {
+// runStage runs a stage's steps and returns its finished state, with every
+// layer stored.
+func (b *builder) runStage(ctx context.Context, s *parser.Stage) (_ *stageState, err error) {
+	var ss *stageState
+	defer func() {
+		if ss == nil {
+			return
+		}
+		if serr := b.settle(ss); err == nil && serr != nil {
+			err = serr
+		}
+		if err != nil {
+			ss = nil
+		}
+	}()
+	ss, err = b.steps(ctx, s)
+	return ss, err
+}
+
+// steps resolves a stage's base and runs its triggers and steps.
+func (b *builder) steps(ctx context.Context, s *parser.Stage) (*stageState, error) {
 	label := stageLabel(s)
 	var ss *stageState
 	fromName := fmt.Sprintf("[%s] FROM %s", label, fromText(s))

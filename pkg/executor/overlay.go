@@ -103,6 +103,10 @@ func (b *builder) lowerDirs(ctx context.Context, ss *stageState, scratch string)
 	if len(dirs) <= maxLowerDirs {
 		return dirs, nil
 	}
+	if len(ss.pending) > 0 {
+		// execRun settles deep stacks before it takes their view.
+		return nil, errors.New("squashing layers that are still being written")
+	}
 	block := maxLowerDirs - keepLowerDirs
 	cut := (len(dirs) - keepLowerDirs) / block * block
 	chain := filepath.Join(b.state.root, "layers", "chain-"+identity.ChainID(ss.cfg.RootFS.DiffIDs[:cut]).Encoded())

@@ -139,6 +139,14 @@ type runSpec struct {
 // execRun runs a RUN step in the sandbox and commits its layer.
 func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step, rs runSpec, log io.Writer) (bool, error) {
 	args, devFiles, mounts, network := rs.args, rs.devFiles, rs.mounts, rs.network
+	if len(ss.dirs) > maxLowerDirs {
+		// A deep stack is squashed into a directory named by diff IDs,
+		// and the layers' directories move when they are settled:
+		// both must happen before the stage's view is taken.
+		if err := b.settle(ss); err != nil {
+			return false, err
+		}
+	}
 	lower, err := b.stack(ctx, ss)
 	if err != nil {
 		return false, err
@@ -236,7 +244,18 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 		return false, err
 	}
 	if snapKind == SnapshotterOverlay {
-		return b.commitLayer(ctx, ss, root, snapshot.Changes(root, lower, exclude...), true)
+		// The upper directory leaves the step's scratch space, which
+		// is removed on return, to become a lower directory of the
+		// next steps while its layer is still being compressed.
+		keep, err := b.state.scratchDir("layer-")
+		if err != nil {
+			return false, err
+		}
+		dir := filepath.Join(keep, "upper")
+		if err := os.Rename(root, dir); err != nil {
+			return false, fmt.Errorf("keeping the step's changes: %w", err)
+		}
+		return b.commitLayerAsync(ctx, ss, step.Loc, dir, snapshot.Changes(dir, lower, exclude...))
 	}
 	return b.commitLayer(ctx, ss, root, snapshot.DirChanges(root, lower, exclude...), false)
 }

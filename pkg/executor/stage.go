@@ -47,6 +47,8 @@ type stageState struct {
 	key       digest.Digest
 	keyIsBase bool
 	base      string
+	// pending are layers still being written; see settle.
+	pending []*pendingLayer
 }
 
 type stageArg struct {
@@ -279,6 +281,20 @@ func (b *builder) runStages(ctx context.Context) (*stageState, error) {
 		jobs = runtime.NumCPU()
 	}
 	b.jobs = make(chan struct{}, jobs)
+	// first is the error of the stage that failed first. It is set before
+	// that stage's done channel closes: a stage reading the result only
+	// fails after it, with "stage x failed", which errgroup could
+	// otherwise report in its place.
+	var mu sync.Mutex
+	var first error
+	fail := func(err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	for _, s := range needed {
 		f := b.stages[s]
@@ -288,14 +304,22 @@ func (b *builder) runStages(ctx context.Context) (*stageState, error) {
 			case b.jobs <- struct{}{}:
 			case <-ctx.Done():
 				f.err = ctx.Err()
-				return f.err
+				return fail(f.err)
 			}
 			defer func() { <-b.jobs }()
 			f.ss, f.err = b.runStage(ctx, s)
-			return f.err
+			if f.err != nil {
+				return fail(f.err)
+			}
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if first != nil {
+			return nil, first
+		}
 		return nil, err
 	}
 	return b.stages[b.graph.Target].ss, nil
@@ -313,9 +337,11 @@ func (b *builder) stageResult(ctx context.Context, s *parser.Stage) (*stageState
 	case <-f.done:
 	default:
 		<-b.jobs
+		done := true
 		select {
 		case <-f.done:
 		case <-ctx.Done():
+			done = false
 		}
 		select {
 		case b.jobs <- struct{}{}:
@@ -323,6 +349,11 @@ func (b *builder) stageResult(ctx context.Context, s *parser.Stage) (*stageState
 			// The token is owed: take it back once one is free,
 			// so that the deferred release stays balanced.
 			b.jobs <- struct{}{}
+		}
+		if !done {
+			// The stage is still running: its result must not be
+			// read until done is closed.
+			return nil, ctx.Err()
 		}
 	}
 	if f.err != nil {

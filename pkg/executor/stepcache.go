@@ -105,11 +105,18 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	rec := cache.Record{Key: key}
 	if changed {
 		n := len(ss.layers) - 1
-		l := ss.layers[n]
-		rec.Layer, rec.DiffID = &l, ss.cfg.RootFS.DiffIDs[n]
+		if p := ss.pendingAt(n); p != nil {
+			p.key = key // recorded once the layer is stored
+			rec.Key = ""
+		} else {
+			l := ss.layers[n]
+			rec.Layer, rec.DiffID = &l, ss.cfg.RootFS.DiffIDs[n]
+		}
 	}
-	if err := b.cache.Put(rec); err != nil {
-		fmt.Fprintf(sr, "warning: %v\n", err)
+	if rec.Key != "" {
+		if err := b.cache.Put(rec); err != nil {
+			fmt.Fprintf(sr, "warning: %v\n", err)
+		}
 	}
 	remember()
 	ss.key, ss.keyIsBase = key, false
