@@ -121,9 +121,13 @@ func (b *builder) encodeLayer(ctx context.Context, root string, changes layer.Ch
 // entries. It runs between steps (no step of the stage is using the
 // directories) and before the stage's result is shared.
 func (b *builder) settle(ss *stageState) error {
-	var first error
+	// Every layer being written reads the directories of the ones
+	// before it (as lower layers): wait for all before moving any.
 	for _, p := range ss.pending {
 		<-p.done
+	}
+	var first error
+	for _, p := range ss.pending {
 		if p.err != nil {
 			if first == nil {
 				first = stepError(p.loc, p.err)

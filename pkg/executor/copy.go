@@ -26,7 +26,7 @@ import (
 // upper, as the kernel would inside the image.
 type copier struct {
 	ctx      context.Context
-	upper    *os.Root
+	upper    *dirRoots
 	upperDir string
 	view     *snapshot.Stack // lower layers with the upper on top
 	lower    *snapshot.Stack
@@ -50,7 +50,7 @@ type dirTime struct {
 }
 
 func newCopier(ctx context.Context, upperDir string, lower *snapshot.Stack) (*copier, error) {
-	r, err := os.OpenRoot(upperDir)
+	r, err := openDirRoots(upperDir)
 	if err != nil {
 		return nil, err
 	}
