@@ -7,10 +7,8 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -62,11 +60,9 @@ type pendingLayer struct {
 	index int    // position in the stage's layers
 	dir   string // the layer's directory, moved into place when settled
 	loc   parser.Location
-	// key is the step key to record once the layer is stored.
-	key  digest.Digest
-	done chan struct{}
-	desc layer.Desc
-	err  error
+	done  chan struct{}
+	desc  layer.Desc
+	err   error
 }
 
 // errFound stops a walk at the first change.
@@ -147,24 +143,11 @@ func (b *builder) settle(ss *stageState) error {
 		ss.mu.Lock()
 		ss.dirs[p.index] = dir
 		ss.mu.Unlock()
-		if p.key != "" {
-			l := ss.layers[p.index]
-			if err := b.cache.Put(cache.Record{Key: p.key, Layer: &l, DiffID: p.desc.DiffID}); err != nil {
-				first = stepError(p.loc, err)
-			}
-		}
 	}
 	ss.pending = nil
-	return first
-}
-
-// pendingAt returns the layer being written at index i of the stage, if
-// any.
-func (s *stageState) pendingAt(i int) *pendingLayer {
-	for _, p := range s.pending {
-		if p.index == i {
-			return p
-		}
+	if first != nil {
+		ss.records = nil
+		return first
 	}
-	return nil
+	return b.flushRecords(ss)
 }

@@ -257,24 +257,24 @@ func stageLabel(s *parser.Stage) string {
 
 // runStage runs a stage's steps and returns its finished state, with every
 // layer stored.
-func (b *builder) runStage(ctx context.Context, s *parser.Stage) (_ *stageState, err error) {
-	var ss *stageState
-	defer func() {
-		if ss == nil {
-			return
-		}
-		if serr := b.settle(ss); err == nil && serr != nil {
+func (b *builder) runStage(ctx context.Context, s *parser.Stage) (*stageState, error) {
+	ss, err := b.steps(ctx, s)
+	if ss != nil {
+		// Even after a failure: the layers still being written must
+		// be waited for before the scratch space goes.
+		if serr := b.settle(ss); err == nil {
 			err = serr
 		}
-		if err != nil {
-			ss = nil
-		}
-	}()
-	ss, err = b.steps(ctx, s)
-	return ss, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ss, nil
 }
 
-// steps resolves a stage's base and runs its triggers and steps.
+// steps resolves a stage's base and runs its triggers and steps. After a
+// failure it still returns the stage, whose layers being written runStage
+// must wait for.
 func (b *builder) steps(ctx context.Context, s *parser.Stage) (*stageState, error) {
 	label := stageLabel(s)
 	var ss *stageState
@@ -289,14 +289,14 @@ func (b *builder) steps(ctx context.Context, s *parser.Stage) (*stageState, erro
 	}
 	triggers, err := s.TriggerSteps(ss.triggers)
 	if err != nil {
-		return nil, err
+		return ss, err
 	}
 	for i, step := range triggers {
 		name := fmt.Sprintf("[%s ONBUILD] %s", label, oneLine(step.Text))
 		sid := b.stepID(s, "onbuild", i, step.Loc)
 		err := b.run(name, step.Loc, sid, func(sr *stepRun) error { return b.dispatch(ctx, ss, step, sr) })
 		if err != nil {
-			return nil, stepError(step.Loc, fmt.Errorf("ONBUILD trigger %s: %w", oneLine(step.Text), err))
+			return ss, stepError(step.Loc, fmt.Errorf("ONBUILD trigger %s: %w", oneLine(step.Text), err))
 		}
 	}
 	for i, step := range s.Steps {
@@ -304,7 +304,7 @@ func (b *builder) steps(ctx context.Context, s *parser.Stage) (*stageState, erro
 		sid := b.stepID(s, "step", i, step.Loc)
 		err := b.run(name, step.Loc, sid, func(sr *stepRun) error { return b.dispatch(ctx, ss, step, sr) })
 		if err != nil {
-			return nil, stepError(step.Loc, err)
+			return ss, stepError(step.Loc, err)
 		}
 	}
 	return ss, nil

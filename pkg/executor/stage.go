@@ -47,8 +47,10 @@ type stageState struct {
 	key       digest.Digest
 	keyIsBase bool
 	base      string
-	// pending are layers still being written; see settle.
+	// pending are layers still being written, and records the step
+	// results to store once they are; see settle.
 	pending []*pendingLayer
+	records []queuedRecord
 }
 
 type stageArg struct {
@@ -137,6 +139,8 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Write
 			return nil, err
 		}
 		ss.triggers, ss.cfg.Config.OnBuild = ss.cfg.Config.OnBuild, nil
+		// The base stage by what it holds; see copyInput.
+		ss.key = digest.FromString("stage " + chainOf(ss.cfg.RootFS.DiffIDs).String())
 		ss.keyIsBase, ss.base = true, "stage "+stageLabel(s.From.Stage)
 		return ss, nil
 	}

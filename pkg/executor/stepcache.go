@@ -16,6 +16,7 @@ import (
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -64,6 +65,13 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 		in.Base = ss.base
 	}
 	in.Platform = ss.platform()
+	if e := b.opts.SourceDateEpoch; e != nil {
+		in.Epoch = strconv.FormatInt(e.Unix(), 10)
+	}
+	in.Layer = b.opts.Compression.Compression.String()
+	if l := b.opts.Compression.Level; l != 0 {
+		in.Layer += "-" + strconv.Itoa(l)
+	}
 	key := in.Key()
 	cur := &cache.Entry{Text: historyText(step), Key: key, Input: in, Files: files}
 	last := b.cache.LastBuild(sr.sid)
@@ -78,7 +86,21 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	skip, reason := b.noCache(step.Stage)
 	if !skip {
 		rec, ok, err := b.cache.Get(key)
-		if ok && (rec.Layer == nil || b.state.store.Has(rec.Layer.Digest)) {
+		if err != nil {
+			fmt.Fprintf(sr, "warning: %v\n", err)
+		}
+		hit := ok && (rec.Layer == nil || b.state.store.Has(rec.Layer.Digest))
+		if hit {
+			below, err := b.chainBelow(ss)
+			if err != nil {
+				return false, err
+			}
+			if rec.Below != below {
+				hit = false
+				reason = "the layers below it changed since it was cached (an earlier step ran again and made other bytes)"
+			}
+		}
+		if hit {
 			ss.key, ss.keyIsBase = key, false
 			if rec.Layer != nil {
 				ss.layers = append(ss.layers, *rec.Layer)
@@ -89,38 +111,78 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 			remember()
 			return rec.Layer != nil, nil
 		}
-		if err != nil {
-			fmt.Fprintf(sr, "warning: %v\n", err)
+		if reason == "" {
+			if last != nil && last.Input.Files != "" && last.Input.Files != in.Files {
+				last.Files = b.cache.LastFiles(sr.sid)
+			}
+			reason = cache.Explain(last, cur)
 		}
-		if last != nil && last.Input.Files != "" && last.Input.Files != in.Files {
-			last.Files = b.cache.LastFiles(sr.sid)
-		}
-		reason = cache.Explain(last, cur)
 	}
 	sr.event(StepCacheMiss, reason)
+	below := len(ss.layers)
 	changed, err := exec()
 	if err != nil {
 		return false, err
 	}
-	rec := cache.Record{Key: key}
+	q := queuedRecord{key: key, below: below, layer: -1}
 	if changed {
-		n := len(ss.layers) - 1
-		if p := ss.pendingAt(n); p != nil {
-			p.key = key // recorded once the layer is stored
-			rec.Key = ""
-		} else {
-			l := ss.layers[n]
-			rec.Layer, rec.DiffID = &l, ss.cfg.RootFS.DiffIDs[n]
-		}
+		q.layer = len(ss.layers) - 1
 	}
-	if rec.Key != "" {
-		if err := b.cache.Put(rec); err != nil {
+	ss.records = append(ss.records, q)
+	if len(ss.pending) == 0 {
+		if err := b.flushRecords(ss); err != nil {
 			fmt.Fprintf(sr, "warning: %v\n", err)
 		}
 	}
 	remember()
 	ss.key, ss.keyIsBase = key, false
 	return changed, nil
+}
+
+// queuedRecord is a step result to record once the layers up to it are
+// stored and their diff IDs known.
+type queuedRecord struct {
+	key   digest.Digest
+	below int // layers of the stage under the step's own
+	layer int // index of the step's layer; -1 for none
+}
+
+// flushRecords stores the queued records of a stage whose layers are all
+// settled.
+func (b *builder) flushRecords(ss *stageState) error {
+	var first error
+	for _, q := range ss.records {
+		rec := cache.Record{Key: q.key, Below: chainOf(ss.cfg.RootFS.DiffIDs[:q.below])}
+		if q.layer >= 0 {
+			l := ss.layers[q.layer]
+			rec.Layer, rec.DiffID = &l, ss.cfg.RootFS.DiffIDs[q.layer]
+		}
+		if err := b.cache.Put(rec); err != nil && first == nil {
+			first = err
+		}
+	}
+	ss.records = nil
+	return first
+}
+
+// chainBelow is the chain ID of the stage's layers so far, waiting for
+// the ones still being written.
+func (b *builder) chainBelow(ss *stageState) (digest.Digest, error) {
+	if len(ss.pending) > 0 {
+		if err := b.settle(ss); err != nil {
+			return "", err
+		}
+	}
+	return chainOf(ss.cfg.RootFS.DiffIDs), nil
+}
+
+// chainOf identifies a stack of layers by content: its chain ID, or the
+// digest of nothing for an empty stack.
+func chainOf(diffIDs []digest.Digest) digest.Digest {
+	if len(diffIDs) == 0 {
+		return digest.FromString("")
+	}
+	return identity.ChainID(diffIDs)
 }
 
 // platform is the stage's platform as "os/arch[/variant]".
@@ -236,7 +298,10 @@ func (b *builder) copyInput(ctx context.Context, ss *stageState, step *parser.St
 			if err != nil {
 				return cache.Input{}, nil, err
 			}
-			in.Sources = append(in.Sources, "stage "+stageLabel(step.From)+" "+src.key.String())
+			// The stage by what it holds: its key names its inputs,
+			// and a stage run again with --no-cache-filter can hold
+			// other bytes under the same key.
+			in.Sources = append(in.Sources, "stage "+stageLabel(step.From)+" "+chainOf(src.cfg.RootFS.DiffIDs).String())
 			return in, nil, nil
 		}
 		name := step.FromRef

@@ -34,7 +34,7 @@ import (
 // Version is part of every key. It changes whenever what a step produces
 // for the same inputs changes (layer format, compression defaults), which
 // retires all earlier records at once.
-const Version = 1
+const Version = 2
 
 // Input is the preimage of a step key: everything the step's result
 // depends on. Its canonical JSON, hashed, is the key.
@@ -66,6 +66,12 @@ type Input struct {
 	// Files digests the list of context files the step copies, with
 	// their content and image-visible metadata; see FilesDigest.
 	Files digest.Digest `json:"files,omitempty"`
+	// Epoch is SOURCE_DATE_EPOCH (Unix seconds), which clamps the
+	// layer's mtimes; empty when unset.
+	Epoch string `json:"epoch,omitempty"`
+	// Layer is the layer encoding: compression and level ("gzip",
+	// "zstd-3"), since an output never recompresses a cached layer.
+	Layer string `json:"layer,omitempty"`
 }
 
 // Key is the step key of in: sha256 of its canonical JSON.
@@ -102,6 +108,12 @@ type Record struct {
 	Key    digest.Digest       `json:"key"`
 	Layer  *ocispec.Descriptor `json:"layer,omitempty"`
 	DiffID digest.Digest       `json:"diffID,omitempty"`
+	// Below is the chain ID of the layers the step ran on. A step's key
+	// names its parent step's inputs, not what the parent produced; when
+	// a parent is run again (its record lost, or --no-cache-filter) and
+	// produces other bytes, Below tells the records built on the old
+	// bytes apart.
+	Below digest.Digest `json:"below"`
 }
 
 // Entry is the last build of one Dockerfile step: its instruction text,
@@ -179,6 +191,9 @@ func (c *Cache) readRecord(key digest.Digest) (Record, error) {
 }
 
 func (r Record) valid() bool {
+	if r.Below != "" && r.Below.Validate() != nil {
+		return false
+	}
 	if r.Layer == nil {
 		return r.DiffID == ""
 	}

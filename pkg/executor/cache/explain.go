@@ -46,6 +46,12 @@ func Explain(last, cur *Entry) string {
 	if o.Platform != n.Platform {
 		add("platform changed: %s → %s", o.Platform, n.Platform)
 	}
+	if o.Epoch != n.Epoch {
+		add("SOURCE_DATE_EPOCH changed: %q → %q", o.Epoch, n.Epoch)
+	}
+	if o.Layer != n.Layer {
+		add("layer compression changed: %s → %s", o.Layer, n.Layer)
+	}
 	if o.Files != n.Files {
 		add("%s", fileChanges(last.Files, cur.Files))
 	}
