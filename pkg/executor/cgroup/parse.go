@@ -14,15 +14,15 @@ import (
 func ParseMemory(s string) (int64, error) {
 	num, mult, ok := splitUnit(strings.TrimSpace(s))
 	if !ok || !isDecimal(num) {
-		return 0, fmt.Errorf("memory size %q: want a number with an optional unit (512m, 2g)", s)
+		return 0, fmt.Errorf("size %q: want a number with an optional unit (512m, 2g)", s)
 	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil {
-		return 0, fmt.Errorf("memory size %q: %w", s, err)
+		return 0, fmt.Errorf("size %q: %w", s, err)
 	}
 	v := f * float64(mult)
 	if v >= math.MaxInt64 {
-		return 0, fmt.Errorf("memory size %q: too large", s)
+		return 0, fmt.Errorf("size %q: too large", s)
 	}
 	return int64(v), nil
 }
