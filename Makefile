@@ -6,7 +6,7 @@ STATE   := build/state
 BUSYBOX := build/busybox
 FUZZTIME ?= 30s
 
-.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean
+.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean bench
 
 all: build
 
@@ -43,8 +43,23 @@ test: test-deps build busybox-base
 	BUILDER_TEST_BUSYBOX=$(CURDIR)/$(BUSYBOX) BUILDER_TEST_BINARY=$(CURDIR)/$(BIN) \
 		$(GO) test -count=1 -timeout 30m ./...
 
+## bench: time scenario builds against buildah (as root) after the Go
+## benchmarks; ROUNDS, BENCH_RUN (a regexp of scenario names) and BENCHTIME
+## tune it. Results: build/bench/results.md
+ROUNDS    ?= 5
+BENCH_RUN ?=
+BENCHTIME ?= 1s
+DEBIAN    := build/debian
+
+bench: build busybox-base
+	@scripts/bench-deps.sh
+	scripts/debian-base.sh $(DEBIAN) $(BIN)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
+	$(GO) run ./scripts/bench -rounds $(ROUNDS) -run '$(BENCH_RUN)' -work build/bench \
+		-builder $(BIN) -busybox $(BUSYBOX) -debian $(DEBIAN)
+
 vet:
-	gofmt -l . | (! grep .)
+	gofmt -l $$($(GO) list -f '{{.Dir}}' ./...) | (! grep .)
 	$(GO) vet ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each
