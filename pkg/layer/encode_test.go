@@ -2,11 +2,14 @@ package layer
 
 import (
 	"bytes"
+	stdgzip "compress/gzip"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,25 +109,102 @@ func TestEncodeGzipHeaderIsBare(t *testing.T) {
 	}
 }
 
-func TestEncodeZstdIndependentOfCPUs(t *testing.T) {
-	tarData := sampleTar(t)
-	want := encodeBytes(t, Zstd, tarData)
-	prev := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(prev)
-	got := encodeBytes(t, Zstd, tarData)
-	if got.desc != want.desc {
-		t.Errorf("zstd digest depends on GOMAXPROCS: %s vs %s", got.desc.Digest, want.desc.Digest)
+// TestEncodeIndependentOfConcurrency encodes the same multi-segment
+// input under several GOMAXPROCS values, which Encode hands to the
+// compressors as their concurrency, and with different write sizes: the
+// blobs must be identical, and readable by single-threaded decoders.
+func TestEncodeIndependentOfConcurrency(t *testing.T) {
+	// Several gzip segments and zstd blocks, with an incompressible
+	// stretch, ending off any segment boundary.
+	var in []byte
+	in = append(in, compressibleData(3<<20)...)
+	in = append(in, incompressibleData(3<<19)...)
+	in = append(in, compressibleData(1<<20+12345)...)
+	runs := []struct {
+		procs, chunk int
+	}{
+		{1, len(in)},
+		{2, 32 << 10},
+		{8, 7919},
 	}
-	// The frame must also be readable by a plain single-threaded decoder.
-	d, err := zstd.NewReader(bytes.NewReader(got.blob), zstd.WithDecoderConcurrency(1))
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	for _, c := range []Compression{Gzip, Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			var want []byte
+			for _, r := range runs {
+				runtime.GOMAXPROCS(r.procs)
+				var buf bytes.Buffer
+				_, err := Encode(context.Background(), &buf, EncodeOptions{Compression: c}, func(w io.Writer) error {
+					for p := in; len(p) > 0; {
+						n := min(len(p), r.chunk)
+						if _, err := w.Write(p[:n]); err != nil {
+							return err
+						}
+						p = p[n:]
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("GOMAXPROCS %d: %v", r.procs, err)
+				}
+				if want == nil {
+					want = buf.Bytes()
+					continue
+				}
+				if !bytes.Equal(buf.Bytes(), want) {
+					t.Errorf("GOMAXPROCS %d, %d-byte writes: %d-byte blob (sha256 %s) differs from GOMAXPROCS 1: %d bytes (sha256 %s)",
+						r.procs, r.chunk, buf.Len(), digest.FromBytes(buf.Bytes()), len(want), digest.FromBytes(want))
+				}
+			}
+			var out []byte
+			var err error
+			switch c {
+			case Gzip:
+				out, err = stdGunzip(want)
+			case Zstd:
+				out, err = zstdDecode(want)
+			}
+			if err != nil {
+				t.Fatalf("decoding: %v", err)
+			}
+			if !bytes.Equal(out, in) {
+				t.Errorf("decoded %d bytes differ from the %d-byte input", len(out), len(in))
+			}
+		})
+	}
+}
+
+// stdGunzip decodes a single gzip member with the standard library.
+func stdGunzip(blob []byte) ([]byte, error) {
+	br := bytes.NewReader(blob)
+	zr, err := stdgzip.NewReader(br)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
+	}
+	zr.Multistream(false)
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	if zr.Name != "" || !zr.ModTime.IsZero() {
+		return nil, fmt.Errorf("header carries name %q, mtime %v", zr.Name, zr.ModTime)
+	}
+	// Nothing may follow the one member.
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("%d bytes after the gzip member", br.Len())
+	}
+	return out, nil
+}
+
+// zstdDecode decodes with a plain single-threaded decoder.
+func zstdDecode(blob []byte) ([]byte, error) {
+	d, err := zstd.NewReader(bytes.NewReader(blob), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
 	}
 	defer d.Close()
-	out, err := io.ReadAll(d)
-	if err != nil || !bytes.Equal(out, tarData) {
-		t.Errorf("zstd round trip: %v, equal %v", err, bytes.Equal(out, tarData))
-	}
+	return io.ReadAll(d)
 }
 
 func TestEncodeLevels(t *testing.T) {
@@ -136,6 +216,8 @@ func TestEncodeLevels(t *testing.T) {
 		{EncodeOptions{Compression: Gzip, Level: 1}, true},
 		{EncodeOptions{Compression: Gzip, Level: 9}, true},
 		{EncodeOptions{Compression: Gzip, Level: 42}, false},
+		{EncodeOptions{Compression: Gzip, Level: 10}, false},
+		{EncodeOptions{Compression: Gzip, Level: -1}, false},
 		{EncodeOptions{Compression: Zstd, Level: 1}, true},
 		{EncodeOptions{Compression: Zstd, Level: 19}, true},
 		{EncodeOptions{Compression: Zstd, Level: 23}, false},
@@ -159,43 +241,87 @@ func TestEncodeLevels(t *testing.T) {
 	}
 }
 
+// TestEncodeGzipLevel checks that a level reaches the gzip encoder and
+// that 0 means its default.
+func TestEncodeGzipLevel(t *testing.T) {
+	in := compressibleData(2 << 20)
+	sizes := map[int]int{}
+	for _, level := range []int{0, 1, 6, 9} {
+		var buf bytes.Buffer
+		_, err := Encode(context.Background(), &buf, EncodeOptions{Compression: Gzip, Level: level}, func(w io.Writer) error {
+			_, err := w.Write(in)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("level %d: %v", level, err)
+		}
+		out, err := stdGunzip(buf.Bytes())
+		if err != nil || !bytes.Equal(out, in) {
+			t.Fatalf("level %d round trip: %v, equal %v", level, err, bytes.Equal(out, in))
+		}
+		sizes[level] = buf.Len()
+	}
+	if sizes[9] >= sizes[1] {
+		t.Errorf("level 9 gave %d bytes, level 1 %d: levels not applied", sizes[9], sizes[1])
+	}
+	if sizes[0] == sizes[1] || sizes[0] == sizes[9] {
+		t.Errorf("level 0 gave %d bytes like level 1 (%d) or 9 (%d), not the default", sizes[0], sizes[1], sizes[9])
+	}
+}
+
 // failWriter fails every write.
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// failAfter accepts n bytes, then fails every write.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		return 0, errors.New("disk full")
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
 
 func TestEncodeErrors(t *testing.T) {
 	boom := errors.New("boom")
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tarData := sampleTar(t)
+	discard := func() io.Writer { return io.Discard }
+	writeAll := func(data []byte) func(io.Writer) error {
+		return func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}
+	}
 	tests := []struct {
 		name string
 		ctx  context.Context
-		dst  io.Writer
+		dst  func() io.Writer
 		src  func(io.Writer) error
 		want error
 	}{
-		{"source fails midway", context.Background(), io.Discard, func(w io.Writer) error {
+		{"source fails midway", context.Background(), discard, func(w io.Writer) error {
 			if _, err := w.Write(tarData[:1<<20]); err != nil {
 				return err
 			}
 			return boom
 		}, boom},
-		{"context canceled", canceled, io.Discard, func(w io.Writer) error {
-			_, err := w.Write(tarData)
-			return err
-		}, context.Canceled},
-		{"destination fails", context.Background(), failWriter{}, func(w io.Writer) error {
-			_, err := w.Write(tarData)
-			return err
-		}, nil},
+		{"context canceled", canceled, discard, writeAll(tarData), context.Canceled},
+		{"destination fails", context.Background(), func() io.Writer { return failWriter{} }, writeAll(tarData), nil},
+		// The header goes through, then a compressed segment fails,
+		// reported by a later write or by Close.
+		{"destination fails midway", context.Background(), func() io.Writer { return &failAfter{n: 64} }, writeAll(tarData), nil},
+		{"destination fails at close", context.Background(), func() io.Writer { return &failAfter{n: 64} }, writeAll(tarData[:100<<10]), nil},
 	}
 	for _, c := range []Compression{Gzip, Zstd, Uncompressed} {
 		for _, tc := range tests {
 			t.Run(c.String()+"/"+tc.name, func(t *testing.T) {
 				before := runtime.NumGoroutine()
-				_, err := Encode(tc.ctx, tc.dst, EncodeOptions{Compression: c}, tc.src)
+				_, err := Encode(tc.ctx, tc.dst(), EncodeOptions{Compression: c}, tc.src)
 				if err == nil {
 					t.Fatal("Encode succeeded")
 				}
@@ -206,6 +332,31 @@ func TestEncodeErrors(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestEncodeGzipErrorOnlyAtClose has a write error in a background
+// segment reach Encode only at Close: the producer stops on its own as
+// soon as the error is pending. Close then fails before finishing the
+// stream, and Encode must still stop the writer's goroutine.
+func TestEncodeGzipErrorOnlyAtClose(t *testing.T) {
+	before := runtime.NumGoroutine()
+	_, err := Encode(context.Background(), &failAfter{n: 64}, EncodeOptions{Compression: Gzip}, func(w io.Writer) error {
+		// One full segment is handed to a compressing goroutine.
+		if _, err := w.Write(compressibleData(gzipBlockSize)); err != nil {
+			return err
+		}
+		// An empty write reports the pending error without queueing more.
+		for {
+			if _, err := w.Write(nil); err != nil {
+				return nil
+			}
+			runtime.Gosched()
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Encode error %v, want the destination's", err)
+	}
+	waitGoroutines(t, before)
 }
 
 // waitGoroutines fails t if more than n goroutines are still running

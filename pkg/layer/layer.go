@@ -72,7 +72,8 @@ const (
 // EncodeOptions controls Encode.
 type EncodeOptions struct {
 	Compression Compression
-	// Level is the compression level; 0 means the encoder's default.
+	// Level is the compression level: 1..9 for gzip, 1..22 for zstd; 0
+	// means the encoder's default. An uncompressed layer takes only 0.
 	Level int
 }
 
