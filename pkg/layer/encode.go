@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"time"
@@ -32,8 +33,14 @@ func Encode(ctx context.Context, dst io.Writer, o EncodeOptions, src func(io.Wri
 	if err != nil {
 		return Desc{}, err
 	}
-	blobHash := sha256.New()
-	blob := &countWriter{w: io.MultiWriter(dst, blobHash)}
+	// An uncompressed blob is the tar itself: its digest is the diff
+	// ID, and hashing the bytes twice would halve the throughput.
+	var blobHash hash.Hash
+	blob := &countWriter{w: dst}
+	if o.Compression != Uncompressed {
+		blobHash = sha256.New()
+		blob.w = io.MultiWriter(dst, blobHash)
+	}
 	comp, err := newCompressor(blob, o, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return Desc{}, err
@@ -53,12 +60,16 @@ func Encode(ctx context.Context, dst io.Writer, o EncodeOptions, src func(io.Wri
 		comp.abort()
 		return Desc{}, fmt.Errorf("finishing %s layer: %w", o.Compression, err)
 	}
-	return Desc{
-		Digest:    digest.NewDigest(digest.SHA256, blobHash),
+	d := Desc{
 		DiffID:    digest.NewDigest(digest.SHA256, diffHash),
 		Size:      blob.n,
 		MediaType: mediaType,
-	}, nil
+	}
+	d.Digest = d.DiffID
+	if blobHash != nil {
+		d.Digest = digest.NewDigest(digest.SHA256, blobHash)
+	}
+	return d, nil
 }
 
 // compressor is a compressing writer that can also be dropped without
