@@ -189,6 +189,10 @@ func newRmiCommand(g *globalFlags) *cobra.Command {
 	}
 }
 
+// stepHistoryAge is how long prune keeps the last build of a Dockerfile
+// step that has not been built since, for cache-miss explanations.
+const stepHistoryAge = 30 * 24 * time.Hour
+
 func newPruneCommand(g *globalFlags) *cobra.Command {
 	var keepStorage string
 	cmd := &cobra.Command{
@@ -233,6 +237,9 @@ state directory to finish.`,
 			// Records whose layer is gone can only miss: drop them.
 			records, err := c.Trim(func(r cache.Record) bool { return r.Layer != nil && !store.Has(r.Layer.Digest) })
 			if err != nil {
+				return err
+			}
+			if _, err := c.TrimSteps(stepHistoryAge); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories and %d build cache records, %s freed\n",

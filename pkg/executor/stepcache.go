@@ -34,11 +34,14 @@ func (r *stepRun) event(kind EventKind, reason string) {
 // stepID identifies a step across builds: the Dockerfile (by context
 // directory and file name), the stage and the step's position in it.
 func (b *builder) stepID(s *parser.Stage, kind string, i int, loc parser.Location) string {
-	ctxDir := b.opts.Context
+	ctxDir, file := b.opts.Context, loc.File
 	if abs, err := filepath.Abs(ctxDir); err == nil && ctxDir != "" {
 		ctxDir = abs
 	}
-	return cache.StepID(ctxDir, loc.File, stageLabel(s), kind, strconv.Itoa(i))
+	if abs, err := filepath.Abs(file); err == nil && file != "" {
+		file = abs
+	}
+	return cache.StepID(ctxDir, file, stageLabel(s), kind, strconv.Itoa(i))
 }
 
 // noCache reports whether the stage's steps must run even when their
@@ -77,6 +80,7 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	last := b.cache.LastBuild(sr.sid)
 	remember := func() {
 		if last != nil && last.Key == key {
+			b.cache.Used(sr.sid)
 			return
 		}
 		if err := b.cache.SetLastBuild(sr.sid, cur); err != nil {

@@ -266,6 +266,45 @@ func (c *Cache) SetLastBuild(id string, e *Entry) error {
 	return nil
 }
 
+// Used marks the last build of the step id as still in use, for
+// TrimSteps.
+func (c *Cache) Used(id string) {
+	now := time.Now()
+	os.Chtimes(c.stepPath(id), now, now) // best effort: only TrimSteps reads it
+}
+
+// TrimSteps removes the last builds of steps not built for maxAge; a
+// later miss of such a step is explained as its first build. It returns
+// how many steps it forgot.
+func (c *Cache) TrimSteps(maxAge time.Duration) (int, error) {
+	dir := filepath.Join(c.dir, "steps")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("trimming the build cache: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || strings.HasSuffix(id, ".files") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < maxAge {
+			continue
+		}
+		for _, p := range []string{c.stepPath(id), c.filesPath(id)} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return n, fmt.Errorf("trimming the build cache: %w", err)
+			}
+		}
+		n++
+	}
+	return n, nil
+}
+
 func readJSON(path string, v any) bool {
 	raw, err := os.ReadFile(path)
 	return err == nil && json.Unmarshal(raw, v) == nil

@@ -547,3 +547,34 @@ func TestFilesDigest(t *testing.T) {
 		t.Error("removing a file leaves the digest")
 	}
 }
+
+// TestTrimSteps forgets the last builds of steps not built for a while,
+// with their file lists, and keeps the ones Used marks.
+func TestTrimSteps(t *testing.T) {
+	c, root := open(t)
+	entry := &cache.Entry{Text: "COPY . /", Key: digest.FromString("k"), Files: []cache.File{{Path: "a", Digest: digest.FromString("a")}}}
+	for _, id := range []string{"old", "used", "new"} {
+		if err := c.SetLastBuild(id, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	longAgo := time.Now().Add(-48 * time.Hour)
+	for _, id := range []string{"old", "used"} {
+		if err := os.Chtimes(filepath.Join(root, "cache", "steps", id+".json"), longAgo, longAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Used("used")
+	n, err := c.TrimSteps(24 * time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("TrimSteps = %d, %v; want 1 step forgotten", n, err)
+	}
+	if c.LastBuild("old") != nil || c.LastFiles("old") != nil {
+		t.Error("the old step's last build or its files survived")
+	}
+	for _, id := range []string{"used", "new"} {
+		if c.LastBuild(id) == nil || len(c.LastFiles(id)) != 1 {
+			t.Errorf("step %s was forgotten", id)
+		}
+	}
+}
