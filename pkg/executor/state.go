@@ -51,6 +51,9 @@ func openState(ctx context.Context, root string) (_ *state, err error) {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("preparing state directory: %w", err)
 		}
+		// Each build's scratch space and each layer is a tree of its
+		// own: spread them over the disk.
+		fsutil.MarkTopDir(filepath.Join(root, d))
 	}
 	store, err := oci.OpenStore(root)
 	if err != nil {
