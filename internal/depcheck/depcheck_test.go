@@ -17,12 +17,12 @@ var rules = []struct {
 	allowed   []string
 	forbidden []string
 }{
-	{pkg: "pkg/layer", forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/layer", allowed: []string{"internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "pkg/parser", forbidden: []string{"github.com/google/go-containerregistry"}},
 	{pkg: "pkg/oci", allowed: []string{"pkg/layer", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "pkg/oci/remote", allowed: []string{"pkg/oci", "pkg/layer", "internal/fsutil"}},
 	{pkg: "pkg/oci/images", allowed: []string{"pkg/oci", "pkg/oci/remote", "pkg/layer", "internal/fsutil"}},
-	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer"}},
+	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer", "internal/fsutil"}},
 	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor/source", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor/cache", allowed: []string{"internal/fsutil"}},

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -78,7 +79,12 @@ type tarWriter struct {
 	dirs map[string]bool
 	// inodes maps a multiply-linked file to the first name written for it.
 	inodes map[inode]string
+	// buf carries file content: large, so a big file costs few reads.
+	buf []byte
 }
+
+// copyBufferSize is the read size for file content.
+const copyBufferSize = 1 << 20
 
 // change writes one change and any ancestor directories not written yet.
 func (t *tarWriter) change(k ChangeKind, p string) error {
@@ -203,7 +209,7 @@ func (t *tarWriter) write(p string, fi fs.FileInfo) error {
 // was replaced or shrank since it was stat'ed would make the header lie,
 // so that is an error rather than a silently different layer.
 func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
-	f, err := t.root.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := fsutil.OpenBeneath(t.rootDir, p)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", p, err)
 	}
@@ -215,7 +221,10 @@ func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
 	if !os.SameFile(fi, now) {
 		return fmt.Errorf("reading %s: file was replaced while writing the layer", p)
 	}
-	n, err := io.Copy(t.tw, io.LimitReader(f, size))
+	if t.buf == nil {
+		t.buf = make([]byte, copyBufferSize)
+	}
+	n, err := io.CopyBuffer(t.tw, io.LimitReader(f, size), t.buf)
 	if err != nil {
 		return fmt.Errorf("copying %s: %w", p, err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-	"golang.org/x/sys/unix"
+	"github.com/ocibuilder/builder/internal/fsutil"
 )
 
 // FS is a read-only view of a tree addressed by slash paths relative to its
@@ -189,31 +189,7 @@ func (c *Context) Open(p string) (*os.File, error) {
 	if c.Excluded(p) {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 	}
-	name := orDot(clean(p))
-	// One openat2 call resolves the whole path with the kernel keeping
-	// it inside the context and refusing symlinks; os.Root (the
-	// fallback for kernels before 5.6) takes a call per component.
-	dir, err := unix.Open(c.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: c.root, Err: err}
-	}
-	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, name, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	switch {
-	case err == nil:
-		return os.NewFile(uintptr(fd), filepath.Join(c.root, name)), nil
-	case errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM):
-		r, err := os.OpenRoot(c.root)
-		if err != nil {
-			return nil, err
-		}
-		defer r.Close()
-		return r.Open(filepath.FromSlash(name))
-	}
-	return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	return fsutil.OpenBeneath(c.root, orDot(clean(p)))
 }
 
 // Resolve follows symlinks in p inside the context. A link whose target
