@@ -1,18 +1,15 @@
 package testutil
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -277,8 +274,8 @@ func TestRegistryProcessIsGone(t *testing.T) {
 	var config string
 	t.Run("run", func(t *testing.T) {
 		r := StartRegistry(t, RegistryOptions{})
-		pid = r.pid
-		config = r.config
+		pid = r.srv.Pid()
+		config = r.srv.ConfigPath()
 		if err := syscall.Kill(pid, 0); err != nil {
 			t.Fatalf("registry pid %d is not running: %v", pid, err)
 		}
@@ -291,61 +288,6 @@ func TestRegistryProcessIsGone(t *testing.T) {
 	}
 	if out, err := exec.Command("pgrep", "-f", config).Output(); err == nil {
 		t.Errorf("a process still runs with %s: %s", config, out)
-	}
-}
-
-func TestWaitRegistryReadyRejectsForeignServer(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		handler http.HandlerFunc
-		want    error
-	}{
-		{name: "foreign server", handler: func(w http.ResponseWriter, _ *http.Request) {}, want: errAddrInUse},
-		{name: "other token", handler: func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set(registryTokenHeader, "someone-else")
-			w.WriteHeader(http.StatusUnauthorized)
-		}, want: errAddrInUse},
-		{name: "ours", handler: func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set(registryTokenHeader, "tok")
-			w.WriteHeader(http.StatusUnauthorized)
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(tc.handler)
-			defer srv.Close()
-			p := &registryProcess{out: &tailBuffer{max: 16}, done: make(chan struct{})}
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			defer cancel()
-			err := waitRegistryReady(ctx, srv.Listener.Addr().String(), "tok", p)
-			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-				t.Fatalf("waitRegistryReady = %v, want %v", err, tc.want)
-			}
-		})
-	}
-}
-
-func TestTailBuffer(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		writes []string
-		want   string
-	}{
-		{name: "under", writes: []string{"ab", "cd"}, want: "abcd"},
-		{name: "exact", writes: []string{"abcde"}, want: "abcde"},
-		{name: "over in one", writes: []string{"abcdefgh"}, want: "defgh"},
-		{name: "over across", writes: []string{"abc", "def", "gh"}, want: "defgh"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := &tailBuffer{max: 5}
-			for _, w := range tc.writes {
-				if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v", w, n, err)
-				}
-			}
-			if got := b.String(); got != tc.want {
-				t.Errorf("kept %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

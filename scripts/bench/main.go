@@ -26,8 +26,6 @@ import (
 	"io"
 	"math"
 	mrand "math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -44,6 +42,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/ocibuilder/builder/internal/registryserver"
 )
 
 func main() {
@@ -120,7 +120,7 @@ func run(args []string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: both tools need it for RUN steps and overlay mounts")
 	}
-	for _, bin := range []string{opt.builder, opt.buildah, "skopeo", "docker-registry"} {
+	for _, bin := range []string{opt.builder, opt.buildah, "skopeo", registryserver.DefaultBinary} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s is missing (scripts/bench-deps.sh installs the tools, make build the builder): %w", bin, err)
 		}
@@ -842,17 +842,13 @@ func (h *harness) buildahPushFlags(ctx context.Context) error {
 	return nil
 }
 
-// registry is a docker-registry serving plain HTTP on a loopback port.
+// registry is a docker-registry serving plain HTTP on a loopback port,
+// its output going to registry.log beside its storage.
 type registry struct {
 	host string
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv  *registryserver.Server
 	log  *os.File
 }
-
-// registryHeader carries a value unique to one start of the registry, so
-// readiness is never taken from another server that took the port.
-const registryHeader = "X-Bench-Registry"
 
 // startRegistry runs docker-registry with its storage under dir (emptied
 // first) on a free loopback port, and returns once it answers.
@@ -860,113 +856,23 @@ func startRegistry(ctx context.Context, dir string) (*registry, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, fmt.Errorf("removing old registry: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "storage"), 0o755); err != nil {
-		return nil, fmt.Errorf("creating registry storage: %w", err)
-	}
-	var lastErr error
-	for try := 0; try < 5; try++ {
-		r, err := tryStartRegistry(ctx, dir)
-		if err == nil {
-			return r, nil
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-func tryStartRegistry(ctx context.Context, dir string) (*registry, error) {
-	// docker-registry cannot listen on port 0 and say which port it got.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("finding a free port: %w", err)
-	}
-	host := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return nil, fmt.Errorf("releasing port: %w", err)
-	}
-	token := rand.Text()
-	config := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %q
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %q
-  secret: bench-registry-secret
-  headers:
-    %s: [%q]
-`, filepath.Join(dir, "storage"), host, registryHeader, token)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
-		return nil, fmt.Errorf("writing registry config: %w", err)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating registry directory: %w", err)
 	}
 	log, err := os.Create(filepath.Join(dir, "registry.log"))
 	if err != nil {
 		return nil, fmt.Errorf("creating registry log: %w", err)
 	}
-	r := &registry{host: host, log: log, done: make(chan struct{})}
-	r.cmd = exec.Command("docker-registry", "serve", cfgPath)
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	// A harness killed hard must not leave the server behind.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := r.cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("starting docker-registry: %w", err)
+	srv, err := registryserver.Start(ctx, registryserver.Options{Dir: dir, Output: log})
+	if err != nil {
+		_ = log.Close() // the start's error is the one worth reporting
+		return nil, err
 	}
-	go func() {
-		_ = r.cmd.Wait() // its exit is seen through done
-		close(r.done)
-	}()
-	if err := r.waitReady(ctx, token); err != nil {
-		r.stop()
-		return nil, fmt.Errorf("registry on %s: %w\n%s", host, err, tail(log.Name(), 20))
-	}
-	return r, nil
-}
-
-func (r *registry) waitReady(ctx context.Context, token string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.host+"/v2/", nil)
-		if err != nil {
-			return fmt.Errorf("making readiness request: %w", err)
-		}
-		if resp, err := client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close() // read to its end
-			if resp.Header.Get(registryHeader) != token {
-				return errors.New("another server answers on its port")
-			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("GET /v2/ answered %s", resp.Status)
-			}
-			return nil
-		}
-		select {
-		case <-r.done:
-			return errors.New("exited before answering")
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for GET /v2/: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return &registry{host: srv.Host(), srv: srv, log: log}, nil
 }
 
 func (r *registry) stop() {
-	_ = r.cmd.Process.Kill() // fails only when it has already exited
-	<-r.done
+	r.srv.Stop()
 	_ = r.log.Close() // written by the server only
 }
 
