@@ -127,7 +127,7 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Write
 		ss.cfg.RootFS.Type = "layers"
 		ss.cfg.Config.Env = []string{defaultPath}
 		ss.base = "scratch"
-		ss.key, ss.keyIsBase = digest.FromString("scratch "+platformString(platform)), true
+		ss.key, ss.keyIsBase = digest.FromString("scratch "+oci.PlatformString(platform)), true
 		return ss, nil
 	case s.From.Stage != nil:
 		base, err := b.stageResult(ctx, s.From.Stage)
