@@ -277,11 +277,7 @@ func (c *Cache) Used(id string) {
 // later miss of such a step is explained as its first build. It returns
 // how many steps it forgot.
 func (c *Cache) TrimSteps(maxAge time.Duration) (int, error) {
-	dir := filepath.Join(c.dir, "steps")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	ents, err := c.entries("steps")
 	if err != nil {
 		return 0, fmt.Errorf("trimming the build cache: %w", err)
 	}
@@ -316,6 +312,15 @@ func writeJSON(path string, v any) error {
 	})
 }
 
+// entries lists a directory of the cache; a missing one is empty.
+func (c *Cache) entries(sub string) ([]os.DirEntry, error) {
+	ents, err := os.ReadDir(filepath.Join(c.dir, sub))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return ents, err
+}
+
 // Usage is a record with its size and last use, for pruning.
 type Usage struct {
 	Record
@@ -324,11 +329,7 @@ type Usage struct {
 
 // List returns every readable record, most recently used first.
 func (c *Cache) List() ([]Usage, error) {
-	dir := filepath.Join(c.dir, "records")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	ents, err := c.entries("records")
 	if err != nil {
 		return nil, fmt.Errorf("listing the build cache: %w", err)
 	}
@@ -356,10 +357,7 @@ func (c *Cache) List() ([]Usage, error) {
 // that does not parse. It returns how many records it removed.
 func (c *Cache) Trim(drop func(Record) bool) (int, error) {
 	dir := filepath.Join(c.dir, "records")
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	ents, err := c.entries("records")
 	if err != nil {
 		return 0, fmt.Errorf("trimming the build cache: %w", err)
 	}
