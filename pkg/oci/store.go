@@ -127,6 +127,11 @@ func (s *Store) ReadAll(d digest.Digest, max int64) ([]byte, error) {
 
 // Put stores data and returns its descriptor with the given media type.
 func (s *Store) Put(ctx context.Context, mediaType string, data []byte) (ocispec.Descriptor, error) {
+	// Configs and manifests are stored again on every build that
+	// computes them: a blob already there costs one stat.
+	if d := digest.FromBytes(data); s.Has(d) {
+		return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}, nil
+	}
 	w, err := s.Writer(ctx)
 	if err != nil {
 		return ocispec.Descriptor{}, err
