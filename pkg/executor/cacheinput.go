@@ -178,6 +178,7 @@ func (b *builder) copyInput(ctx context.Context, ss *stageState, step *parser.St
 func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op string, srcs []string, r copyRequest) ([]cache.File, error) {
 	var files []cache.File
 	var hostPaths []string
+	var hostInfos []fs.FileInfo // the walk's lstat, so the hasher need not stat again
 	var fileIdx []int
 	var chmod fs.FileMode
 	hasChmod := r.chmod != ""
@@ -214,6 +215,7 @@ func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op strin
 				return fmt.Errorf("%s %q: %w", op, p, err)
 			}
 			hostPaths = append(hostPaths, hp)
+			hostInfos = append(hostInfos, fi)
 			fileIdx = append(fileIdx, len(files))
 		}
 		files = append(files, f)
@@ -258,7 +260,7 @@ func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op strin
 			return nil, err
 		}
 	}
-	sums, err := b.hasher.Digests(ctx, hostPaths)
+	sums, err := b.hasher.DigestsOf(ctx, hostPaths, hostInfos)
 	if err != nil {
 		return nil, err
 	}

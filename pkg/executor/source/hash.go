@@ -11,12 +11,14 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -167,6 +169,19 @@ func OpenFileHasher(cacheFile string, jobs int) (*FileHasher, error) {
 // Files the cache does not know are read in parallel. Digests is safe for
 // concurrent use; the first error, which names its path, stops the work.
 func (h *FileHasher) Digests(ctx context.Context, paths []string) ([]digest.Digest, error) {
+	return h.DigestsOf(ctx, paths, nil)
+}
+
+// DigestsOf is Digests for callers that have just lstat'ed the files:
+// infos[i], when not nil, is the os.Lstat of paths[i], and a file the
+// cache knows by that identity costs no system call at all. A file
+// changed since infos were taken is seen as such once it is read; one
+// changed in between and cached under the old identity is no different
+// from a file changed right after hashing.
+func (h *FileHasher) DigestsOf(ctx context.Context, paths []string, infos []fs.FileInfo) ([]digest.Digest, error) {
+	if infos != nil && len(infos) != len(paths) {
+		return nil, fmt.Errorf("hashing files: %d infos for %d paths", len(infos), len(paths))
+	}
 	out := make([]digest.Digest, len(paths))
 	if len(paths) == 0 {
 		return out, nil
@@ -200,7 +215,11 @@ func (h *FileHasher) Digests(ctx context.Context, paths []string) ([]digest.Dige
 			if i >= len(paths) {
 				return
 			}
-			d, err := w.digest(workCtx, paths[i], keys[i])
+			var info fs.FileInfo
+			if infos != nil {
+				info = infos[i]
+			}
+			d, err := w.digest(workCtx, paths[i], keys[i], info)
 			if err != nil {
 				errOnce.Do(func() {
 					firstErr = err
@@ -323,16 +342,23 @@ func (w *hashWorker) release() {
 }
 
 // digest returns the digest of the file at key (the absolute form of p,
-// which errors name).
-func (w *hashWorker) digest(ctx context.Context, p, key string) (digest.Digest, error) {
-	var st unix.Stat_t
-	if err := statNoEINTR(func() error { return unix.Lstat(key, &st) }); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", p, err)
+// which errors name). info, if not nil, is the caller's lstat of it.
+func (w *hashWorker) digest(ctx context.Context, p, key string, info fs.FileInfo) (digest.Digest, error) {
+	var id fileIdentity
+	if sys, ok := infoStat(info); ok {
+		id = fileIdentity{dev: uint64(sys.Dev), ino: sys.Ino, size: sys.Size,
+			mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), mode: sys.Mode}
+	} else {
+		var st unix.Stat_t
+		if err := statNoEINTR(func() error { return unix.Lstat(key, &st) }); err != nil {
+			return "", fmt.Errorf("hashing %s: %w", p, err)
+		}
+		id = identityOf(&st)
 	}
-	if err := checkRegular(p, st.Mode); err != nil {
+	if err := checkRegular(p, id.mode); err != nil {
 		return "", err
 	}
-	if sum, ok := w.h.lookup(key, identityOf(&st)); ok {
+	if sum, ok := w.h.lookup(key, id); ok {
 		w.h.cached.Add(1)
 		return sumDigest(sum), nil
 	}
@@ -421,6 +447,15 @@ func statNoEINTR(f func() error) error {
 			return err
 		}
 	}
+}
+
+// infoStat returns the stat data behind an os.Lstat result.
+func infoStat(info fs.FileInfo) (*syscall.Stat_t, bool) {
+	if info == nil {
+		return nil, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return st, ok
 }
 
 func checkRegular(p string, mode uint32) error {

@@ -600,3 +600,67 @@ func BenchmarkOpenFileHasher(b *testing.B) {
 		})
 	}
 }
+
+// TestDigestsOf takes the caller's lstat as the files' identity: known
+// files are served from the cache, a changed file's new lstat leads to a
+// read, and non-regular files are refused by their lstat.
+func TestDigestsOf(t *testing.T) {
+	dir := t.TempDir()
+	cacheFile := filepath.Join(t.TempDir(), "cache")
+	paths, want := writeHashFiles(t, dir, 3, 100)
+	infos := make([]fs.FileInfo, len(paths))
+	for i, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos[i] = fi
+	}
+	h := openTestHasher(t, cacheFile, 2, laterClock)
+	got, err := h.DigestsOf(context.Background(), paths, infos)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("cold DigestsOf = %v, %v; want %v", got, err, want)
+	}
+	got, err = h.DigestsOf(context.Background(), paths, infos)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("warm DigestsOf = %v, %v; want %v", got, err, want)
+	}
+	if cached, read := h.Stats(); cached != 3 || read != 3 {
+		t.Errorf("Stats = %d cached, %d read; want 3 and 3", cached, read)
+	}
+
+	// The file changes and the caller lstats it anew: the new identity
+	// is not the cached one, so the file is read.
+	if err := os.WriteFile(paths[0], []byte("changed after the lstat, and longer than before: ....................................................................................................."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := os.Lstat(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = h.DigestsOf(context.Background(), paths[:1], []fs.FileInfo{fresh})
+	wantNew := digestOfFile(t, paths[0])
+	if err != nil || got[0] != wantNew {
+		t.Errorf("DigestsOf after a change = %v, %v; want %s", got, err, wantNew)
+	}
+
+	dirInfo, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.DigestsOf(context.Background(), []string{dir}, []fs.FileInfo{dirInfo}); !errors.Is(err, errNotRegular) {
+		t.Errorf("DigestsOf of a directory = %v, want an error wrapping errNotRegular", err)
+	}
+	if _, err := h.DigestsOf(context.Background(), paths, infos[:1]); err == nil {
+		t.Error("DigestsOf with fewer infos than paths succeeded")
+	}
+}
+
+func digestOfFile(t *testing.T, p string) digest.Digest {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest.FromBytes(data)
+}
