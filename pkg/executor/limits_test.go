@@ -219,14 +219,7 @@ func TestRunCPULimit(t *testing.T) {
 		t.Errorf("pids.max %q, want 50", got)
 	}
 	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Build returned %v, want context.Canceled", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Build did not return within 30s of the cancellation")
-	}
+	waitCanceled(t, errc, 30*time.Second)
 	checkGone(t, dirs)
 	checkNoLeftovers(t, o.Root)
 }

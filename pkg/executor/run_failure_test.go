@@ -177,3 +177,17 @@ func TestRunUnsupportedFlags(t *testing.T) {
 		})
 	}
 }
+
+// waitCanceled waits for a cancelled Build's result on errc, which must
+// be context.Canceled and come within d.
+func waitCanceled(t *testing.T, errc <-chan error, d time.Duration) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Build returned %v, want context.Canceled", err)
+		}
+	case <-time.After(d):
+		t.Fatalf("Build did not return within %v of the cancellation", d)
+	}
+}
