@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-func fixedTime(i int) time.Time { return time.Date(2001, 2, 3, 4, 5, i, 0, time.UTC) }
 
 // TestBadInput checks each class of bad input: a clear message naming the
 // file and line (or path), a non-zero exit, no output written, no scratch

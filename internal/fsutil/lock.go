@@ -62,9 +62,6 @@ func LockFileSharedContext(ctx context.Context, path string) (*Lock, error) {
 	return lockPoll(ctx, path, TryLockShared)
 }
 
-// Path returns the locked file's path.
-func (l *Lock) Path() string { return l.path }
-
 // Unlock releases the lock. Calling it again is a no-op.
 func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {

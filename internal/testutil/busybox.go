@@ -150,11 +150,3 @@ func WriteBusyboxRootfs(t testing.TB, dir string, o BusyboxOptions) {
 	t.Helper()
 	WriteTree(t, dir, BusyboxEntries(t, o)...)
 }
-
-// BusyboxLayout writes a single-layer image holding BusyboxEntries as an
-// OCI image layout in a new temporary directory, tagged "latest", and
-// returns the directory; use it as the named build context Layout(dir).
-func BusyboxLayout(t testing.TB, o BusyboxOptions) string {
-	t.Helper()
-	return ImageLayout(t, BusyboxEntries(t, o)...)
-}

@@ -9,9 +9,8 @@ import (
 
 var testEnv = mapEnv{"a": "A", "g": "G", "empty": "", "sp": "x y", "port": "8080 9090/udp", "sig": "SIGKILL", "dir": "/cache"}
 
-func envValue(c instructions.Command) any    { return c.(*instructions.EnvCommand).Env[0].Value }
-func runLine(c instructions.Command) any     { return c.(*instructions.RunCommand).CmdLine }
-func copySources(c instructions.Command) any { return c.(*instructions.CopyCommand).SourcePaths }
+func envValue(c instructions.Command) any { return c.(*instructions.EnvCommand).Env[0].Value }
+func runLine(c instructions.Command) any  { return c.(*instructions.RunCommand).CmdLine }
 
 func TestExpandWords(t *testing.T) {
 	tests := []struct {

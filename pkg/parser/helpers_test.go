@@ -48,8 +48,6 @@ func stageNames(ss []*Stage) string {
 	return strings.Join(names, ",")
 }
 
-func ptr(s string) *string { return &s }
-
 // mapEnv is a fixed set of variables for expansion tests.
 type mapEnv map[string]string
 

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"io"
 	"log"
@@ -282,15 +281,4 @@ func (r *recorder) actions() map[digest.Digest]string {
 		out[u.Digest] = u.Action
 	}
 	return out
-}
-
-// blobBody fetches a blob straight from a registry handler.
-func blobBody(t *testing.T, h http.Handler, path string) []byte {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET %s: %d", path, rec.Code)
-	}
-	return bytes.Clone(rec.Body.Bytes())
 }
