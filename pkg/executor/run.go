@@ -101,7 +101,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err := b.sandboxReady(); err != nil {
 		return false, err
 	}
-	mounts, err := runMounts(instructions.GetMounts(c), b.opts.Secrets)
+	mounts, err := runMounts(instructions.GetMounts(c), ss.cfg.Config.WorkingDir, b.opts.Secrets)
 	if err != nil {
 		return false, err
 	}

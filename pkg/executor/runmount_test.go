@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -31,9 +32,21 @@ func TestRunMounts(t *testing.T) {
 		{"optional missing env", instructions.Mount{Type: "secret", CacheID: "no", Env: str("T")}, stepMounts{env: []string{"T="}}, nil},
 		{"required missing", instructions.Mount{Type: "secret", CacheID: "no", Required: true}, stepMounts{}, &SecretMissingError{ID: "no"}},
 		{"cache", instructions.Mount{Type: "cache", Target: "/c"}, stepMounts{}, &MountNotSupportedError{Type: "cache"}},
+		{"relative target under WORKDIR", instructions.Mount{Type: "secret", CacheID: "tok", Target: "k/secret1.txt"},
+			stepMounts{secrets: []sandbox.SecretFile{{Path: "/test/k/secret1.txt", Data: []byte("v"), Mode: 0o400}}}, nil},
+		{"id from a relative target under WORKDIR", instructions.Mount{Type: "secret", Target: "../tok"},
+			stepMounts{secrets: []sandbox.SecretFile{{Path: "/tok", Data: []byte("v"), Mode: 0o400}}}, nil},
+		{"absolute target ignores WORKDIR", instructions.Mount{Type: "secret", CacheID: "tok", Target: "/abs//tok"},
+			stepMounts{secrets: []sandbox.SecretFile{{Path: "/abs/tok", Data: []byte("v"), Mode: 0o400}}}, nil},
+		{"default path ignores WORKDIR", instructions.Mount{Type: "secret", CacheID: "tok"},
+			stepMounts{secrets: []sandbox.SecretFile{{Path: "/run/secrets/tok", Data: []byte("v"), Mode: 0o400}}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := runMounts([]*instructions.Mount{&tc.m}, secrets)
+			workdir := ""
+			if strings.Contains(tc.name, "WORKDIR") {
+				workdir = "/test"
+			}
+			got, err := runMounts([]*instructions.Mount{&tc.m}, workdir, secrets)
 			if tc.wantErr != nil {
 				if err == nil || err.Error() != tc.wantErr.Error() || reflect.TypeOf(errors.Unwrap(err)) != nil {
 					t.Fatalf("error = %v; want %v", err, tc.wantErr)
@@ -51,5 +64,21 @@ func TestWithEnv(t *testing.T) {
 	got := withEnv([]string{"A=1", "B=2"}, []string{"B=s", "C=3"})
 	if want := []string{"A=1", "B=s", "C=3"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("= %q; want %q", got, want)
+	}
+}
+
+func TestMountTarget(t *testing.T) {
+	for _, tc := range []struct{ target, workdir, want string }{
+		{"", "/w", ""},
+		{"/abs", "/w", "/abs"},
+		{"/a/../b/", "/w", "/b"},
+		{"rel", "/w", "/w/rel"},
+		{"rel", "", "/rel"},
+		{"./x/../y", "/w/d", "/w/d/y"},
+		{"../../../../up", "/w", "/up"},
+	} {
+		if got := mountTarget(tc.target, tc.workdir); got != tc.want {
+			t.Errorf("mountTarget(%q, %q) = %q; want %q", tc.target, tc.workdir, got, tc.want)
+		}
 	}
 }
