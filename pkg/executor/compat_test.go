@@ -1,8 +1,10 @@
 package executor_test
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/ocibuilder/builder/internal/testutil"
 	"github.com/ocibuilder/builder/pkg/executor"
 )
 
@@ -23,5 +25,51 @@ func TestRunMountRelativeTarget(t *testing.T) {
 	r.wantFile(t, "/out", "s3cr3t")
 	if r.exists("/test/secret1.txt") {
 		t.Error("the secret's mountpoint /test/secret1.txt reached the image")
+	}
+}
+
+// TestWorkdirOwnerAsBuildKit: WORKDIR creates its directory even when USER
+// names a user or group the image lacks, or the image has no /etc/passwd;
+// the owner is what BuildKit's mkdir gives it: an unknown user is 0, an
+// unknown group is the user's group, and "root" and numbers need no files.
+func TestWorkdirOwnerAsBuildKit(t *testing.T) {
+	base := testutil.BaseLayout(t)
+	for _, tc := range []struct {
+		name, df string
+		uid, gid uint32
+	}{
+		{"unknown user", "FROM base\nUSER guest\nWORKDIR /app\n", 0, 0},
+		{"unknown user with a known group", "FROM base\nUSER guest:staff\nWORKDIR /app\n", 0, 50},
+		{"known user with an unknown group", "FROM base\nUSER app:nogroup\nWORKDIR /app\n", 1000, 1000},
+		{"numeric user with an unknown group", "FROM base\nUSER 1234:nogroup\nWORKDIR /app\n", 1234, 1234},
+		{"known user and group", "FROM base\nUSER www:staff\nWORKDIR /app\n", 33, 50},
+		{"root without /etc/passwd", "FROM scratch\nUSER root\nWORKDIR /x\n", 0, 0},
+		{"root:root without /etc/group", "FROM scratch\nUSER root:root\nWORKDIR /x\n", 0, 0},
+		{"a name without /etc/passwd", "FROM scratch\nUSER guest\nWORKDIR /x\n", 0, 0},
+		{"numeric without /etc/passwd", "FROM scratch\nUSER 7:8\nWORKDIR /x\n", 7, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := build(t, spec{dockerfile: tc.df, base: base, noContext: true})
+			dir := r.img.Config.Config.WorkingDir
+			if !r.lstat(t, dir).IsDir() {
+				t.Fatalf("%s is not a directory", dir)
+			}
+			if uid, gid := r.owner(t, dir); uid != tc.uid || gid != tc.gid {
+				t.Errorf("%s owned by %d:%d, want %d:%d", dir, uid, gid, tc.uid, tc.gid)
+			}
+		})
+	}
+}
+
+// TestRunUnknownUser: a USER name the image lacks is an error only when a
+// process runs as it, and the error names the RUN line.
+func TestRunUnknownUser(t *testing.T) {
+	requireSandbox(t)
+	err, pe := buildErr(t, spec{dockerfile: "FROM base\nUSER guest\nWORKDIR /app\nRUN true\n", base: busyboxBase(t), noContext: true})
+	if pe.Loc.Line != 4 {
+		t.Errorf("error %v names line %d, want 4 (the RUN)", err, pe.Loc.Line)
+	}
+	if !strings.Contains(err.Error(), `unknown user "guest"`) {
+		t.Errorf("error %v does not name the unknown user", err)
 	}
 }

@@ -406,9 +406,9 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 	}
 	defer cp.close()
 	if u := ss.cfg.Config.User; u != "" {
-		id, err := parseChown(u, lower)
+		id, err := workdirOwner(u, lower)
 		if err != nil {
-			return false, fmt.Errorf("WORKDIR %q: USER %w", p, err)
+			return false, fmt.Errorf("WORKDIR %q: %w", p, err)
 		}
 		cp.owner = &id
 	}

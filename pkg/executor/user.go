@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ocibuilder/builder/pkg/executor/source"
 )
@@ -92,6 +93,13 @@ func lookupEntry(view source.FS, file, name string) (idEntry, error) {
 	return idEntry{}, fmt.Errorf("unknown %s %q (not in /%s)", kind, name, file)
 }
 
+// missingIDFileError is an image without /etc/passwd or /etc/group. It
+// matches fs.ErrNotExist.
+type missingIDFileError struct{ file string }
+
+func (e *missingIDFileError) Error() string { return "/" + e.file + " does not exist in the image" }
+func (e *missingIDFileError) Unwrap() error { return fs.ErrNotExist }
+
 // readIDFile parses /etc/passwd ("name:x:uid:gid:...") or /etc/group
 // ("name:x:gid:members"). Malformed lines are skipped, as libc does.
 func readIDFile(view source.FS, file string) ([]idEntry, error) {
@@ -100,8 +108,8 @@ func readIDFile(view source.FS, file string) ([]idEntry, error) {
 		return nil, fmt.Errorf("reading /%s: %w", file, err)
 	}
 	f, err := view.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("/%s does not exist in the image", file)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, &missingIDFileError{file: file}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading /%s: %w", file, err)
@@ -197,4 +205,68 @@ func resolveUser(spec string, view source.FS) (Identity, error) {
 		}
 	}
 	return id, nil
+}
+
+// workdirOwner resolves the owner of a directory WORKDIR creates, as
+// BuildKit's mkdir resolves its user: "root" and numbers need no
+// /etc/passwd (a number is also the group), and a user or group name the
+// image does not know, or an image without the file, leaves the id at 0
+// (a group, at the user's group). Only a process started as a user needs
+// the name to exist (resolveUser).
+func workdirOwner(spec string, view source.FS) (Identity, error) {
+	userPart, groupPart, _ := strings.Cut(spec, ":")
+	var id Identity
+	if n, ok := ownerID(userPart); ok {
+		id.UID, id.GID = n, n
+	} else {
+		e, found, err := findEntry(view, "etc/passwd", userPart)
+		if err != nil {
+			return Identity{}, fmt.Errorf("USER %s: %w", spec, err)
+		}
+		if found {
+			id.UID, id.GID, id.Home = e.id, e.gid, e.home
+		}
+	}
+	if groupPart == "" {
+		return id, nil
+	}
+	if n, ok := ownerID(groupPart); ok {
+		id.GID = n
+		return id, nil
+	}
+	e, found, err := findEntry(view, "etc/group", groupPart)
+	if err != nil {
+		return Identity{}, fmt.Errorf("USER %s: %w", spec, err)
+	}
+	if found {
+		id.GID = e.id
+	}
+	return id, nil
+}
+
+// ownerID is a numeric id, or 0 for "root", which BuildKit takes without
+// reading the image's files.
+func ownerID(s string) (uint32, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	return numericID(s)
+}
+
+// findEntry is lookupEntry where an unknown name or a missing file is not
+// an error.
+func findEntry(view source.FS, file, name string) (idEntry, bool, error) {
+	entries, err := readIDFile(view, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return idEntry{}, false, nil
+	}
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	for _, e := range entries {
+		if e.name == name {
+			return e, true, nil
+		}
+	}
+	return idEntry{}, false, nil
 }
