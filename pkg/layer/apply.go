@@ -103,6 +103,9 @@ type applier struct {
 	buf []byte
 	// content counts the sizes of the files written so far.
 	content sizeBudget
+	// skippedDevices holds the device entries left out under
+	// ApplyOptions.SkipDevices, so hard links to them are left out too.
+	skippedDevices map[string]bool
 }
 
 // markUnpacked records name and its ancestors as written by this layer.

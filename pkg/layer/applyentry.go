@@ -57,6 +57,10 @@ func (a *applier) create(ctx context.Context, parent *os.File, name, base string
 	if hdr.Typeflag == tar.TypeLink {
 		return a.link(pfd, name, base, hdr)
 	}
+	delete(a.skippedDevices, name)
+	if a.opts.SkipDevices != nil && (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) {
+		return a.skipDevice(pfd, name, base)
+	}
 	if isRegular(hdr.Typeflag) {
 		// The header's size is the file's full size, holes included, so
 		// a file that would pass the limit fails before it is written.
@@ -258,6 +262,10 @@ func (a *applier) link(pfd int, name, base string, hdr *tar.Header) error {
 	if target == name {
 		return nil // a link to itself leaves the entry as it is
 	}
+	if a.skippedDevices[target] {
+		return a.skipDevice(pfd, name, base)
+	}
+	delete(a.skippedDevices, name)
 	tdir, tbase := splitName(target)
 	tparent, err := a.openDir(tdir, false)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
@@ -285,6 +293,21 @@ func (a *applier) link(pfd int, name, base string, hdr *tar.Header) error {
 		return fmt.Errorf("extracting %q: %w", hdr.Name, err)
 	}
 	delete(a.dirTimes, name)
+	return nil
+}
+
+// skipDevice leaves the device entry name out: what was at its path goes,
+// as the entry would have replaced it, and nothing takes its place.
+func (a *applier) skipDevice(pfd int, name, base string) error {
+	if _, err := makeRoom(pfd, base, false); err != nil {
+		return fmt.Errorf("extracting %q: replacing existing entry: %w", name, err)
+	}
+	if a.skippedDevices == nil {
+		a.skippedDevices = make(map[string]bool)
+	}
+	a.skippedDevices[name] = true
+	delete(a.dirTimes, name)
+	a.opts.SkipDevices(name)
 	return nil
 }
 

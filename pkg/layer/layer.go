@@ -116,4 +116,10 @@ type ApplyOptions struct {
 	// fails before any of it is written. Exceeding it fails Apply with a
 	// *SizeLimitError.
 	MaxSize int64
+	// SkipDevices, when set, keeps character and block devices, and hard
+	// links to them in the same layer, out of root: each such entry only
+	// removes what was at its path, and SkipDevices is called with its
+	// name. Extracting onto the host for a user (a rootfs export) sets it,
+	// so that an image never creates a live device node there.
+	SkipDevices func(name string)
 }

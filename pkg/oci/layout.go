@@ -23,6 +23,9 @@ type WriteOptions struct {
 	// MaxLayerSize bounds the uncompressed size of each layer WriteRootfs
 	// applies; zero or negative means no limit.
 	MaxLayerSize int64
+	// Warn receives one line for each thing an output leaves out of the
+	// image (WriteRootfs: device nodes); nil discards them.
+	Warn func(msg string)
 }
 
 // layoutPlan is everything an OCI layout holds, independent of whether it

@@ -16,13 +16,28 @@ import (
 // output): every layer is applied in order, with OCI whiteouts removing
 // what upper layers deleted. The tree is built in a temporary sibling and
 // replaces dir in one step, so a failed export leaves dir as it was. File
-// owners are restored only when running as root. Of o, only MaxLayerSize
-// applies.
+// owners are restored only when running as root.
+//
+// Every path is resolved inside the new tree (symlinks included, as in a
+// chroot), so no entry writes outside it. Character and block devices are
+// never created on the host: each one is left out, with one line to o.Warn
+// naming it. Of o, only MaxLayerSize and Warn apply.
 func WriteRootfs(ctx context.Context, img *Image, dir string, o WriteOptions) error {
 	if img.Store == nil {
 		return fmt.Errorf("writing rootfs %s: %w: image has no store", dir, ErrInvalid)
 	}
-	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, NoSameOwner: os.Geteuid() != 0}
+	warned := map[string]bool{}
+	opts := layer.ApplyOptions{
+		Whiteouts:   layer.WhiteoutOCI,
+		NoSameOwner: os.Geteuid() != 0,
+		SkipDevices: func(name string) {
+			if o.Warn == nil || warned[name] {
+				return
+			}
+			warned[name] = true
+			o.Warn(fmt.Sprintf("%s: device node %q left out: a directory output never holds device nodes", dir, "/"+name))
+		},
+	}
 	if o.MaxLayerSize > 0 {
 		opts.MaxSize = o.MaxLayerSize
 	}
