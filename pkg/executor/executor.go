@@ -200,6 +200,7 @@ type builder struct {
 	cgroups  *cgroup.Manager // nil when steps run without limits
 	cgLimits cgroup.Limits   // the part of Options.Limits enforced
 	cgWhy    error           // why (some) limits are not enforced
+	cgDevWhy error           // why device access is not confined by cgroups
 	cgWarned atomic.Bool
 }
 

@@ -78,16 +78,28 @@ func TestRunIsolation(t *testing.T) {
 		},
 		{
 			name: "capabilities of root",
-			df:   "RUN grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status > /caps\n",
+			df:   "RUN grep -E '^(Cap|NoNewPrivs)' /proc/self/status > /caps\n",
 			check: func(t *testing.T, r *result) {
-				wantStatus(t, r.read(t, "/caps"), map[string]string{"CapBnd": rootCaps, "CapEff": rootCaps, "NoNewPrivs": "1"})
+				wantStatus(t, r.read(t, "/caps"), map[string]string{"CapBnd": rootCaps, "CapEff": rootCaps, "CapPrm": rootCaps,
+					"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"})
+			},
+		},
+		{
+			// su keeps what the inheritable set holds across its exec;
+			// it must hold nothing.
+			name: "capabilities after su to another user",
+			df:   "RUN su -s /bin/sh app -c \"grep -E '^(Cap|NoNewPrivs)' /proc/self/status\" > /caps-su\n",
+			check: func(t *testing.T, r *result) {
+				wantStatus(t, r.read(t, "/caps-su"), map[string]string{"CapBnd": rootCaps, "CapEff": "0000000000000000",
+					"CapPrm": "0000000000000000", "CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"})
 			},
 		},
 		{
 			name: "capabilities of a user",
-			df:   "USER 1000\nRUN grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status > /tmp/caps && id > /tmp/id\n",
+			df:   "USER 1000\nRUN grep -E '^(Cap|NoNewPrivs)' /proc/self/status > /tmp/caps && id > /tmp/id\n",
 			check: func(t *testing.T, r *result) {
-				wantStatus(t, r.read(t, "/tmp/caps"), map[string]string{"CapBnd": rootCaps, "CapEff": "0000000000000000", "NoNewPrivs": "1"})
+				wantStatus(t, r.read(t, "/tmp/caps"), map[string]string{"CapBnd": rootCaps, "CapEff": "0000000000000000",
+					"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "NoNewPrivs": "1"})
 				if uid, gid := r.owner(t, "/tmp/caps"); uid != 1000 || gid != 1000 {
 					t.Errorf("file the step wrote is owned by %d:%d, want 1000:1000", uid, gid)
 				}

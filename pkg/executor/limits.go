@@ -15,18 +15,24 @@ import (
 // kernel is stuck.
 const cgroupRemoveTimeout = 30 * time.Second
 
-// stepCgroup makes the cgroup of one RUN step, or returns nil when the
-// steps run without limits. The first step's log says once why limits that
-// were asked for are not applied.
+// stepCgroup makes the cgroup of one RUN step: it holds the step's limits
+// and confines the devices it may open to the standard set. It returns nil
+// when cgroups can do neither here. The first step's log says once why
+// limits that were asked for, or the device allow-list, are not applied.
 func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
 	if err := b.opts.Limits.Validate(); err != nil {
 		return nil, err
 	}
 	b.cgOnce.Do(b.openCgroups)
-	if b.cgWhy != nil && b.cgWarned.CompareAndSwap(false, true) {
-		fmt.Fprintf(log, "resource limits are not applied (%v); RUN steps run without them\n", b.cgWhy)
+	if (b.cgWhy != nil || b.cgDevWhy != nil) && b.cgWarned.CompareAndSwap(false, true) {
+		if b.cgWhy != nil {
+			fmt.Fprintf(log, "resource limits are not applied (%v); RUN steps run without them\n", b.cgWhy)
+		}
+		if b.cgDevWhy != nil {
+			fmt.Fprintf(log, "the device allow-list is not applied (%v); device nodes are unusable in RUN steps through nodev mounts only\n", b.cgDevWhy)
+		}
 	}
-	if b.cgroups == nil || b.cgLimits.IsZero() {
+	if b.cgroups == nil || (b.cgLimits.IsZero() && b.cgDevWhy != nil) {
 		return nil, nil
 	}
 	g, err := b.cgroups.New(b.cgLimits)
@@ -40,14 +46,15 @@ func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
 // hierarchy can enforce: a missing controller costs only its own limit.
 func (b *builder) openCgroups() {
 	want := b.opts.Limits
-	if want.IsZero() {
-		return
-	}
 	m, err := cgroup.Open(cgroup.Config{})
 	if err != nil {
-		b.cgWhy = err
+		b.cgDevWhy = err
+		if !want.IsZero() {
+			b.cgWhy = err
+		}
 		return
 	}
+	b.cgDevWhy = m.Devices()
 	var why []error
 	keep := cgroup.Limits{}
 	for _, one := range []cgroup.Limits{{Memory: want.Memory}, {CPUs: want.CPUs}, {Pids: want.Pids}} {

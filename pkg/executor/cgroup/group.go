@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/cilium/ebpf/link"
 )
 
 // Group is the cgroup of one step.
@@ -18,6 +20,9 @@ type Group struct {
 	// dirs maps each controller to the group's directory in its
 	// hierarchy; on v2 they are all the same directory.
 	dirs map[string]string
+	// links are the device programs attached to the group, detached
+	// once it is removed.
+	links []link.Link
 }
 
 // Limits returns the limits the group enforces.
@@ -86,6 +91,11 @@ func (g *Group) Remove(ctx context.Context) error {
 	for _, d := range g.Dirs() {
 		errs = append(errs, removeDir(ctx, d, g.version == Unified))
 	}
+	// Only now: the filter stays while anything of the step may run.
+	for _, l := range g.links {
+		errs = append(errs, l.Close())
+	}
+	g.links = nil
 	return errors.Join(errs...)
 }
 

@@ -10,7 +10,7 @@ import (
 // openLegacy makes the subtree on v1, under the caller's own cgroup in each
 // controller's hierarchy; v1 lets a cgroup with processes have children.
 func (m *Manager) openLegacy(root string, mem membership, name string) error {
-	for _, c := range controllerNames() {
+	for _, c := range append(controllerNames(), devicesV1) {
 		own, ok := mem.legacy[c]
 		if !ok {
 			m.why[c] = fmt.Errorf("this process is in no %s hierarchy", c)
@@ -29,6 +29,18 @@ func (m *Manager) openLegacy(root string, mem membership, name string) error {
 			continue
 		}
 		m.dirs[c] = sub
+	}
+	// A hybrid layout also mounts the v2 hierarchy, without controllers:
+	// device programs attach there as on v2, and apply on top of the v1
+	// devices controller. A v2 cgroup without controllers may have
+	// children beside its processes.
+	if mem.unified != "" {
+		v2 := filepath.Join(root, "unified")
+		if err := isCgroup2(v2); err != nil {
+			m.why[deviceFilterV2] = err
+			return nil
+		}
+		m.openDeviceFilter(filepath.Join(v2, filepath.FromSlash(mem.unified), name), true)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,7 +75,10 @@ type Manager struct {
 	dirs map[string]string
 	// why says, per missing controller, why it cannot be used.
 	why map[string]error
-	seq atomic.Int64
+	// devProg is the device allow-list program attached to every group's
+	// deviceFilterV2 directory; nil without one.
+	devProg *ebpf.Program
+	seq     atomic.Int64
 }
 
 // Open makes the subtree steps' groups go in. The error wraps
@@ -196,7 +200,7 @@ func (m *Manager) New(l Limits) (*Group, error) {
 	name := fmt.Sprintf("step-%d", m.seq.Add(1))
 	g := &Group{version: m.version, limits: l, dirs: map[string]string{}}
 	made := map[string]bool{}
-	for _, c := range controllerNames() {
+	for _, c := range append(controllerNames(), devicesV1, deviceFilterV2) {
 		parent, ok := m.dirs[c]
 		if !ok {
 			continue
@@ -217,10 +221,31 @@ func (m *Manager) New(l Limits) (*Group, error) {
 	} else {
 		err = g.applyLegacy()
 	}
+	if err == nil {
+		err = g.applyDevices(m.devProg)
+	}
 	if err != nil {
 		return nil, errors.Join(err, g.Remove(context.Background()))
 	}
 	return g, nil
+}
+
+// applyDevices confines the group to the device allow-list with every
+// mechanism the manager has.
+func (g *Group) applyDevices(prog *ebpf.Program) error {
+	if dir, ok := g.dirs[devicesV1]; ok {
+		if err := applyDevicesV1(dir); err != nil {
+			return err
+		}
+	}
+	if dir, ok := g.dirs[deviceFilterV2]; ok {
+		l, err := attachDeviceFilter(prog, dir)
+		if err != nil {
+			return err
+		}
+		g.links = append(g.links, l)
+	}
+	return nil
 }
 
 // Close removes the subtree, killing whatever still runs in groups that
@@ -239,6 +264,9 @@ func (m *Manager) Close(ctx context.Context) error {
 			}
 		}
 		errs = append(errs, removeDir(ctx, dir, false))
+	}
+	if m.devProg != nil {
+		errs = append(errs, m.devProg.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -58,6 +58,7 @@ func (m *Manager) openUnified(root string, mem membership, name string) error {
 		}
 		m.dirs[c] = sub
 	}
+	m.openDeviceFilter(sub, false)
 	if len(m.dirs) == 0 {
 		// Nothing to manage: leave no empty directory behind.
 		if err := os.Remove(sub); err != nil {

@@ -80,8 +80,7 @@ func dropPrivileges(uid, gid uint32, groups []uint32) error {
 	if err := unix.Setresuid(int(uid), int(uid), int(uid)); err != nil {
 		return fmt.Errorf("setting user %d: %w", uid, err)
 	}
-	// setuid away from 0 already emptied the effective and permitted sets;
-	// a non-root user also gets an empty inheritable set, as in Docker.
+	// setuid away from 0 already emptied the effective and permitted sets.
 	caps := defaultCaps
 	if uid != 0 {
 		caps = 0
@@ -118,13 +117,15 @@ func limitBoundingSet(keep uint64) error {
 	return nil
 }
 
-// setCaps sets the effective, permitted and inheritable sets to caps.
+// setCaps sets the effective and permitted sets to caps and empties the
+// inheritable set: with one, a file's inheritable capabilities would be
+// granted across exec beyond what the bounding set shows (CVE-2022-24769).
 func setCaps(caps uint64) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := range data {
 		word := uint32(caps >> (32 * i))
-		data[i] = unix.CapUserData{Effective: word, Permitted: word, Inheritable: word}
+		data[i] = unix.CapUserData{Effective: word, Permitted: word}
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("setting capabilities: %w", err)

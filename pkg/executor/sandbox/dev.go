@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,9 +39,11 @@ func devSymlinks() []devSymlink {
 }
 
 // mountDev builds a minimal /dev on a fresh tmpfs: the standard character
-// devices, a private devpts instance and a /dev/shm.
+// devices, a private devpts instance and a /dev/shm. The tmpfs is nodev, so
+// a node a step makes there cannot be opened; the standard devices are the
+// host's own nodes bound onto it, and a bind keeps its source's flags.
 func mountDev(dev string) error {
-	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, d := range devices() {
@@ -72,22 +73,22 @@ func mountDev(dev string) error {
 	return nil
 }
 
-// makeDevice creates the node with mknod or, where that is not permitted
-// (a builder itself running in a container without CAP_MKNOD), bind-mounts
-// the host's node onto an empty file.
+// makeDevice bind-mounts the host's node for d onto an empty file at p,
+// after checking that the host's node is the device it should be.
 func makeDevice(p string, d device) error {
-	err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
-	if err == nil {
-		return nil
+	src := "/dev/" + d.name
+	var st unix.Stat_t
+	if err := unix.Stat(src, &st); err != nil {
+		return fmt.Errorf("inspecting %s: %w", src, err)
 	}
-	if !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("creating /dev/%s: %w", d.name, err)
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != d.major || unix.Minor(st.Rdev) != d.minor {
+		return fmt.Errorf("%s is not the character device %d:%d", src, d.major, d.minor)
 	}
 	if err := createEmptyFile(p); err != nil {
 		return fmt.Errorf("creating /dev/%s: %w", d.name, err)
 	}
-	if err := unix.Mount("/dev/"+d.name, p, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind-mounting /dev/%s: %w", d.name, err)
+	if err := unix.Mount(src, p, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s: %w", src, err)
 	}
 	return nil
 }

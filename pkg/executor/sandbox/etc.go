@@ -50,6 +50,9 @@ func bindEtcFiles(f etcFiles, mp mountpoints) error {
 		if err := unix.Mount(b.src, b.dst, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind-mounting %s: %w", b.name, err)
 		}
+		if err := addMountAttrs(b.dst, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC); err != nil {
+			return fmt.Errorf("bind-mounting %s: %w", b.name, err)
+		}
 	}
 	return nil
 }

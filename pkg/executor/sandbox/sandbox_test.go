@@ -95,7 +95,7 @@ func TestPrivileges(t *testing.T) {
 		wantID           string
 		wantEff, wantInh string
 	}{
-		{name: "root", wantID: "0 0 0", wantEff: dockerDefaultCaps, wantInh: dockerDefaultCaps},
+		{name: "root", wantID: "0 0 0", wantEff: dockerDefaultCaps, wantInh: "0000000000000000"},
 		{name: "user", uid: 1000, gid: 1000, groups: []uint32{10, 1000}, wantID: "1000 1000 1000 10",
 			wantEff: "0000000000000000", wantInh: "0000000000000000"},
 	}
