@@ -343,3 +343,26 @@ func mustReadFile(t *testing.T, p string) string {
 	}
 	return string(data)
 }
+
+// TestDeviceNodesUnusableWithoutCgroup checks the nodev mounts on their own,
+// with no device cgroup around the sandbox: a node made on the root
+// filesystem, in /dev or in /dev/shm cannot be opened, while the standard
+// devices can. The nodes have /dev/null's numbers: only the mount can make
+// them fail.
+func TestDeviceNodesUnusableWithoutCgroup(t *testing.T) {
+	for _, kind := range fixtureKinds() {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixture(t, kind, rootfsOptions{})
+			var script strings.Builder
+			for _, p := range []string{"/node", "/tmp/node", "/dev/node", "/dev/shm/node"} {
+				fmt.Fprintf(&script, `mknod %[1]s c 1 3 && if (: < %[1]s) 2>/dev/null; then echo "%[1]s open"; else echo "%[1]s denied"; fi; `, p)
+			}
+			script.WriteString(`echo x > /dev/null && head -c 1 /dev/zero | wc -c`)
+			out := mustRun(t, f.spec(t, script.String()))
+			want := "/node denied\n/tmp/node denied\n/dev/node denied\n/dev/shm/node denied\n1\n"
+			if out != want {
+				t.Errorf("output:\n%s\nwant:\n%s", out, want)
+			}
+		})
+	}
+}
