@@ -147,11 +147,12 @@ func (b *builder) copyInput(ctx context.Context, ss *stageState, step *parser.St
 			if err != nil {
 				return cache.Input{}, nil, err
 			}
-			files, err := b.contextFiles(ctx, cx, op, local, r)
+			files, names, err := b.contextFiles(ctx, cx, op, local, r)
 			if err != nil {
 				return cache.Input{}, nil, err
 			}
 			in.Sources = append(in.Sources, "context "+name)
+			in.Args = append(in.Args, names...)
 			in.Files = cache.FilesDigest(files)
 			return in, files, nil
 		}
@@ -165,18 +166,20 @@ func (b *builder) copyInput(ctx context.Context, ss *stageState, step *parser.St
 	if b.context == nil {
 		return in, nil, nil // copyStep reports the missing context
 	}
-	files, err := b.contextFiles(ctx, b.context, op, local, r)
+	files, names, err := b.contextFiles(ctx, b.context, op, local, r)
 	if err != nil {
 		return cache.Input{}, nil, err
 	}
+	in.Args = append(in.Args, names...)
 	in.Files = cache.FilesDigest(files)
 	return in, files, nil
 }
 
 // contextFiles lists the entries of a context that the sources select, as
-// the copier will walk them, with the digests of regular files.
-func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op string, srcs []string, r copyRequest) ([]cache.File, error) {
-	var files []cache.File
+// the copier will walk them, with the digests of regular files. names
+// records, for each selected symlink, the name its copy takes, which the
+// listing (by resolved path) does not show: "--name=PATH=NAME".
+func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op string, srcs []string, r copyRequest) (files []cache.File, names []string, err error) {
 	var hostPaths []string
 	var hostInfos []fs.FileInfo // the walk's lstat, so the hasher need not stat again
 	var fileIdx []int
@@ -185,13 +188,13 @@ func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op strin
 	if hasChmod {
 		m, err := parseChmod(r.chmod)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		chmod = m
 	}
 	exclude, err := excludeMatcher(op, r.exclude)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var visit func(p, rel string, fi fs.FileInfo) error
 	visit = func(p, rel string, fi fs.FileInfo) error {
@@ -243,31 +246,34 @@ func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op strin
 		}
 		return nil
 	}
-	var paths []string
+	var matches []sourceMatch
 	for _, src := range srcs {
-		ps, err := resolveSource(cx, r, src)
+		ms, err := resolveSource(cx, r, src)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		paths = append(paths, ps...)
+		matches = append(matches, ms...)
 	}
-	for _, p := range paths {
-		fi, err := cx.Lstat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", op, p, err)
+	for _, m := range matches {
+		if path.Base(m.name) != path.Base(m.path) {
+			names = append(names, "--name="+m.path+"="+path.Base(m.name))
 		}
-		if err := visit(p, "", fi); err != nil {
-			return nil, err
+		fi, err := cx.Lstat(m.path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %q: %w", op, m.path, err)
+		}
+		if err := visit(m.path, "", fi); err != nil {
+			return nil, nil, err
 		}
 	}
 	sums, err := b.hasher.DigestsOf(ctx, hostPaths, hostInfos)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, j := range fileIdx {
 		files[j].Digest = sums[i]
 	}
-	return files, nil
+	return files, names, nil
 }
 
 // imageID identifies the image a name refers to by its manifest digest.

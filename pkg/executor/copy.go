@@ -98,10 +98,9 @@ func (c *copier) isDir(p string) bool {
 }
 
 // mkdirAll makes sure every component of p is a directory in the upper,
-// copying up directories the lower layers have and creating the rest. As
-// in docker, created directories are 0755 whatever --chmod says (they
-// hold what is copied and must stay searchable) and belong to --chown.
-func (c *copier) mkdirAll(p string) error {
+// copying up directories the lower layers have and creating the rest with
+// permission bits perm, owned by --chown.
+func (c *copier) mkdirAll(p string, perm fs.FileMode) error {
 	if p == "" {
 		return nil
 	}
@@ -135,12 +134,22 @@ func (c *copier) mkdirAll(p string) error {
 		if err := c.upper.Lchown(cur, uid, gid); err != nil {
 			return fmt.Errorf("creating directory %q: %w", "/"+cur, err)
 		}
-		if err := c.upper.Chmod(cur, 0o755); err != nil {
+		if err := c.upper.Chmod(cur, perm); err != nil {
 			return fmt.Errorf("creating directory %q: %w", "/"+cur, err)
 		}
 		c.dirTimes = append(c.dirTimes, dirTime{cur, time.Now()})
 	}
 	return nil
+}
+
+// dirPerm is the mode of the directories a copy creates: as in docker,
+// the permission bits of --chmod (its special bits are for what is
+// copied), or 0755.
+func (c *copier) dirPerm() fs.FileMode {
+	if c.hasChmod {
+		return c.chmod.Perm()
+	}
+	return 0o755
 }
 
 // copyUpDir creates in the upper a directory identical to the lower one,
@@ -177,12 +186,12 @@ func (c *copier) copyInto(fsys source.FS, src, dst string) error {
 		// Only the directory's contents are copied: the destination is
 		// made like any missing parent, or keeps its metadata when the
 		// image has it, as in docker.
-		if err := c.mkdirAll(dst); err != nil {
+		if err := c.mkdirAll(dst, c.dirPerm()); err != nil {
 			return err
 		}
 		return c.copyTree(fsys, src, dst, "")
 	}
-	if err := c.mkdirAll(parentDir(dst)); err != nil {
+	if err := c.mkdirAll(parentDir(dst), c.dirPerm()); err != nil {
 		return err
 	}
 	return c.copyEntry(fsys, src, dst, fi)

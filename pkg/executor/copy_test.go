@@ -429,17 +429,25 @@ func TestCopyChmod(t *testing.T) {
 			}
 		})
 	}
-	// As in docker, --chmod is for what is copied: directories made to
-	// hold it are 0755, or they could not be entered.
+	// As in docker, directories the copy creates take the permission bits
+	// of --chmod (not its special bits); directories the image has keep
+	// their mode.
 	t.Run("directories made for the destination", func(t *testing.T) {
 		r := build(t, spec{
-			dockerfile: "FROM scratch\nCOPY --chmod=0644 a.txt /etc/app/\nCOPY --chmod=0600 dir /d/\nCOPY --chmod=0600 b.txt /n/e/w\n",
-			context:    copyContext(),
+			dockerfile: "FROM base\nCOPY --chmod=0644 a.txt /etc/app/\nCOPY --chmod=0600 dir /d/\nCOPY --chmod=0600 b.txt /n/e/w\n" +
+				"COPY --chmod=777 dir /new777\nCOPY --chmod=777 dir /new777s/\nCOPY --chmod=2750 dir /sg\n" +
+				"COPY --chmod=0700 dir /bin\nCOPY --chmod=0700 <<EOF /h/doc\nx\nEOF\n",
+			context: copyContext(),
+			base:    testutil.BaseLayout(t),
 		})
 		for p, want := range map[string]os.FileMode{
-			"/etc": 0o755, "/etc/app": 0o755, "/etc/app/a.txt": 0o644,
-			"/d": 0o755, "/d/sub": 0o600, "/d/one": 0o600,
-			"/n": 0o755, "/n/e": 0o755, "/n/e/w": 0o600,
+			"/etc": 0o755, "/etc/app": 0o644, "/etc/app/a.txt": 0o644,
+			"/d": 0o600, "/d/sub": 0o600, "/d/one": 0o600,
+			"/n": 0o600, "/n/e": 0o600, "/n/e/w": 0o600,
+			"/new777": 0o777, "/new777/sub": 0o777, "/new777/one": 0o777, "/new777s": 0o777,
+			"/sg": 0o750, "/sg/sub": 0o750 | os.ModeSetgid, "/sg/one": 0o750 | os.ModeSetgid,
+			"/bin": 0o755, "/bin/one": 0o700,
+			"/h": 0o700, "/h/doc": 0o700,
 		} {
 			if m := r.mode(t, p); m != want {
 				t.Errorf("%s has mode %v, want %v", p, m, want)

@@ -41,8 +41,11 @@ type copyRequest struct {
 type copyItem struct {
 	fsys source.FS
 	path string // resolved path in fsys
+	// name is what a file copied into a directory is called: the base
+	// of the source as named (not of a symlink's target), a heredoc's or
+	// a download's name.
+	name string
 	// For content that is not in an FS (heredocs, downloads):
-	name    string
 	open    func() (io.ReadCloser, error)
 	mode    fs.FileMode
 	modTime time.Time // zero: the build's creation time
@@ -100,7 +103,7 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 	}
 	defer cp.close()
 	if r.chown != "" {
-		id, err := parseChown(r.chown, lower)
+		id, err := parseChown(chownSpec(r.chown), lower)
 		if err != nil {
 			return false, err
 		}
@@ -151,12 +154,12 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 		if fsys == nil {
 			return false, fmt.Errorf("%s %q: the build has no context", op, src)
 		}
-		paths, err := resolveSource(fsys, r, src)
+		matches, err := resolveSource(fsys, r, src)
 		if err != nil {
 			return false, err
 		}
-		for _, p := range paths {
-			items = append(items, copyItem{fsys: fsys, path: p})
+		for _, m := range matches {
+			items = append(items, copyItem{fsys: fsys, path: m.path, name: path.Base(m.name)})
 		}
 	}
 	for _, c := range r.contents {
@@ -165,7 +168,8 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 			open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }})
 	}
 	if len(items) > 1 && !destIsDir {
-		return false, fmt.Errorf("%s with more than one source needs a destination directory ending in /", op)
+		// docker's own wording.
+		return false, fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", op)
 	}
 	resolved, err := cp.resolveDest(strings.TrimPrefix(path.Clean(dest), "/"))
 	if err != nil {
@@ -184,9 +188,17 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 	return changed, err
 }
 
-// resolveSource returns the paths in fsys a local source selects: the
-// matches of a wildcard, or the source itself, with symlinks resolved.
-func resolveSource(fsys source.FS, r copyRequest, src string) ([]string, error) {
+// sourceMatch is one entry a local source selects.
+type sourceMatch struct {
+	name string // as the Dockerfile names it or a wildcard matched it
+	path string // where name leads, symlinks followed
+}
+
+// resolveSource returns the entries of fsys a local source selects: the
+// matches of a wildcard, or the source itself. As in docker, a wildcard
+// that matches nothing selects nothing, but the directory it searches
+// must exist.
+func resolveSource(fsys source.FS, r copyRequest, src string) ([]sourceMatch, error) {
 	op := r.op()
 	if r.checksum != "" {
 		return nil, fmt.Errorf("ADD --checksum needs a URL source, not %q", src)
@@ -201,24 +213,53 @@ func resolveSource(fsys source.FS, r copyRequest, src string) ([]string, error) 
 			return nil, fmt.Errorf("%s %q: %w", op, src, err)
 		}
 		if len(matches) == 0 {
-			return nil, fmt.Errorf("%s %q: no source files match", op, src)
+			if dir := source.GlobDir(src); dir != "" {
+				if _, err := resolveMatch(fsys, r, dir); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
 		}
 	}
-	out := make([]string, 0, len(matches))
+	out := make([]sourceMatch, 0, len(matches))
 	for _, m := range matches {
-		p, err := fsys.Resolve(m, true)
+		p, err := resolveMatch(fsys, r, m)
 		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", op, m, err)
+			return nil, err
 		}
-		if _, err := fsys.Lstat(p); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%s %q: not found in %s", op, m, sourceName(r.from))
-			}
-			return nil, fmt.Errorf("%s %q: %w", op, m, err)
-		}
-		out = append(out, p)
+		out = append(out, sourceMatch{name: m, path: p})
 	}
 	return out, nil
+}
+
+// resolveMatch follows the symlinks of m in fsys to an entry that exists.
+func resolveMatch(fsys source.FS, r copyRequest, m string) (string, error) {
+	op := r.op()
+	p, err := fsys.Resolve(m, true)
+	if err != nil {
+		return "", fmt.Errorf("%s %q: %w", op, m, err)
+	}
+	if _, err := fsys.Lstat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s %q: not found in %s", op, m, sourceName(r.from))
+		}
+		return "", fmt.Errorf("%s %q: %w", op, m, err)
+	}
+	return p, nil
+}
+
+// chownSpec reads an empty user in a --chown value as root and an empty
+// group as none given, as docker does: "--chown=$U:$G" with neither set
+// keeps the default ownership.
+func chownSpec(s string) string {
+	u, g, _ := strings.Cut(s, ":")
+	if u == "" {
+		u = "0"
+	}
+	if g == "" {
+		return u
+	}
+	return u + ":" + g
 }
 
 // excludeMatcher compiles --exclude patterns; nil when there are none.
@@ -244,7 +285,7 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 	if it.fsys == nil {
 		// Heredoc or download.
 		t := target(it.name)
-		if err := cp.mkdirAll(parentDir(t)); err != nil {
+		if err := cp.mkdirAll(parentDir(t), cp.dirPerm()); err != nil {
 			return err
 		}
 		rc, err := it.openContent()
@@ -274,8 +315,8 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 			return b.unpack(ctx, cp, it.fsys, it.path, dest)
 		}
 	}
-	t := target(path.Base(it.path))
-	if err := cp.mkdirAll(parentDir(t)); err != nil {
+	t := target(it.name)
+	if err := cp.mkdirAll(parentDir(t), cp.dirPerm()); err != nil {
 		return err
 	}
 	return cp.copyEntry(it.fsys, it.path, t, fi)
@@ -356,9 +397,10 @@ func isArchive(fsys source.FS, p string) (bool, error) {
 }
 
 // unpack extracts an archive into the destination directory, confined to
-// it.
+// it. As in docker, --chown owns every entry, and --chmod applies neither
+// to the entries nor to the directory made for them.
 func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, dest string) error {
-	if err := cp.mkdirAll(dest); err != nil {
+	if err := cp.mkdirAll(dest, 0o755); err != nil {
 		return err
 	}
 	f, err := fsys.Open(p)
@@ -366,11 +408,83 @@ func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, des
 		return err
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if cp.owner != nil {
+		oa := newOwnedArchive(f, int(cp.owner.UID), int(cp.owner.GID))
+		defer oa.close()
+		r = oa
+	}
 	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, MaxSize: applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)}
-	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, opts); err != nil {
+	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), r, opts); err != nil {
 		return fmt.Errorf("ADD %q: extracting: %w", p, err)
 	}
 	return nil
+}
+
+// ownedArchive is the tar stream of an archive, decompressed, with every
+// entry owned by one uid and gid: rewriting the headers as they stream
+// past changes owners before anything is written, and exactly those of
+// the archive's entries.
+type ownedArchive struct {
+	*io.PipeReader
+	done chan struct{}
+}
+
+func newOwnedArchive(r io.Reader, uid, gid int) *ownedArchive {
+	pr, pw := io.Pipe()
+	oa := &ownedArchive{PipeReader: pr, done: make(chan struct{})}
+	go func() {
+		defer close(oa.done)
+		pw.CloseWithError(rewriteOwners(pw, r, uid, gid))
+	}()
+	return oa
+}
+
+// close stops the rewriting, should the reader have stopped early, and
+// waits for it to end.
+func (oa *ownedArchive) close() {
+	oa.PipeReader.Close()
+	<-oa.done
+}
+
+// rewriteOwners copies the archive r to w as an uncompressed tar with
+// every entry owned by uid:gid.
+func rewriteOwners(w io.Writer, r io.Reader, uid, gid int) error {
+	dr, _, err := layer.Decompress(r)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	tr := tar.NewReader(dr)
+	tw := tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive: %w", err)
+		}
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = uid, gid, "", ""
+		// The reader expands sparse files; they are written out whole.
+		if hdr.Typeflag == tar.TypeGNUSparse {
+			hdr.Typeflag = tar.TypeReg
+		}
+		for k := range hdr.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				delete(hdr.PAXRecords, k)
+			}
+		}
+		// PAX holds whatever the source format did (long names, large
+		// ids, sub-second times).
+		hdr.Format = tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+		}
+	}
 }
 
 // mkdirStep creates directory p (WORKDIR) when the image lacks it and
@@ -412,7 +526,7 @@ func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool
 		}
 		cp.owner = &id
 	}
-	if err := cp.mkdirAll(rel); err != nil {
+	if err := cp.mkdirAll(rel, 0o755); err != nil {
 		return false, err
 	}
 	if err := cp.finish(); err != nil {

@@ -13,6 +13,18 @@ func HasMeta(p string) bool {
 	return strings.ContainsAny(p, `*?[`)
 }
 
+// GlobDir is the directory a wildcard pattern searches: its components
+// before the first one with wildcard characters ("" for the root).
+func GlobDir(pattern string) string {
+	parts := strings.Split(clean(pattern), "/")
+	for i, part := range parts {
+		if HasMeta(part) {
+			return path.Join(parts[:i]...)
+		}
+	}
+	return path.Join(parts...)
+}
+
 // Glob returns the paths of fsys matching pattern (path.Match syntax, one
 // component at a time), sorted. Symlinks are not followed while matching.
 func Glob(fsys FS, pattern string) ([]string, error) {
