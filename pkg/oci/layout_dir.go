@@ -2,12 +2,15 @@ package oci
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
@@ -16,8 +19,8 @@ import (
 
 // WriteLayout writes img as an OCI image layout directory at dir (oci-layout,
 // index.json, blobs/sha256/...), replacing any previous directory there in
-// one step. Blobs are hard-linked from the store when it is on the same
-// filesystem and copied (and verified) otherwise.
+// one step. Each blob is a file of its own (a reflink or a copy, never a
+// hard link into the store), checked against its digest as it is written.
 func WriteLayout(ctx context.Context, img *Image, dir string, o WriteOptions) error {
 	plan, err := planLayout(ctx, img, o)
 	if err != nil {
@@ -32,16 +35,21 @@ func WriteLayout(ctx context.Context, img *Image, dir string, o WriteOptions) er
 	return nil
 }
 
+// exportBufSize is the buffer blobs are copied and hashed through, in
+// reads of half its size.
+const exportBufSize = 2 << 20
+
 func fillLayout(ctx context.Context, s *Store, plan *layoutPlan, dir string) error {
 	blobDir := filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", blobDir, err)
 	}
+	buf := make([]byte, exportBufSize)
 	for _, b := range plan.blobs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := linkOrCopyBlob(ctx, s, b, filepath.Join(blobDir, b.Digest.Encoded())); err != nil {
+		if _, err := exportBlob(ctx, s, b, filepath.Join(blobDir, b.Digest.Encoded()), buf); err != nil {
 			return err
 		}
 	}
@@ -57,52 +65,121 @@ func fillLayout(ctx context.Context, s *Store, plan *layoutPlan, dir string) err
 	return fsutil.SyncDir(filepath.Dir(blobDir))
 }
 
-// linkOrCopyBlob puts blob b at dst. The size is checked on the linked
-// file too, so a truncated store blob is not silently exported.
-func linkOrCopyBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string) error {
-	src := s.Path(b.Digest)
-	if src == "" {
-		return fmt.Errorf("exporting blob %q: %w", b.Digest, ErrInvalid)
+// exportBlob puts a copy of blob b at dst that shares nothing with the
+// store: a reflink where the filesystem can clone, else a plain copy, so
+// nothing done to an output (chmod, an edit in place) reaches the store
+// or another output. Whatever lands at dst is verified against b's digest
+// and size in the same pass: a copy is hashed as it is written, a clone
+// is read back. It reports whether dst was cloned.
+func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string, buf []byte) (cloned bool, err error) {
+	if err := checkDigest(b.Digest); err != nil {
+		return false, fmt.Errorf("exporting blob %q: %w", b.Digest, err)
 	}
-	size, err := s.Size(b.Digest)
+	src, err := os.Open(s.Path(b.Digest))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("exporting blob %s: %w", b.Digest, ErrNotFound)
+	}
 	if err != nil {
-		return fmt.Errorf("exporting blob %s: %w", b.Digest, err)
+		return false, fmt.Errorf("exporting blob %s: %w", b.Digest, err)
 	}
-	if size != b.Size {
-		return fmt.Errorf("exporting blob %s: %w", b.Digest, &DigestMismatchError{Expected: b.Digest, Actual: b.Digest, ExpectedSize: b.Size, ActualSize: size})
-	}
-	err = os.Link(src, dst)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EMLINK) {
-		return fmt.Errorf("linking blob %s: %w", b.Digest, err)
-	}
-	return copyBlob(ctx, s, b, dst)
-}
-
-func copyBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string) (err error) {
-	rc, err := s.Open(b.Digest)
+	defer src.Close()
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("exporting blob %s: %w", b.Digest, err)
-	}
-	defer rc.Close()
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("creating blob %s: %w", dst, err)
+		return false, fmt.Errorf("creating blob %s: %w", dst, err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing blob %s: %w", dst, cerr)
 		}
 	}()
-	if _, err := io.Copy(f, ctxReader{ctx: ctx, r: rc}); err != nil {
-		return fmt.Errorf("copying blob %s: %w", b.Digest, err)
+	h := sha256.New()
+	var n int64
+	cerr := unix.IoctlFileClone(int(f.Fd()), int(src.Fd()))
+	switch {
+	case cerr == nil:
+		cloned = true
+		n, err = io.CopyBuffer(h, ctxReader{ctx: ctx, r: f}, buf)
+		if err != nil {
+			return true, fmt.Errorf("reading back blob %s: %w", b.Digest, err)
+		}
+	case cloneUnsupported(cerr):
+		n, err = copyHashing(ctx, f, h, src, buf)
+		if err != nil {
+			return false, fmt.Errorf("copying blob %s: %w", b.Digest, err)
+		}
+	default:
+		return false, fmt.Errorf("cloning blob %s: %w", b.Digest, cerr)
+	}
+	// copyHashing has returned, so the hasher is done with h.
+	if got := digest.NewDigestFromBytes(digest.SHA256, h.Sum(nil)); got != b.Digest || n != b.Size {
+		return cloned, fmt.Errorf("exporting blob %s: %w", b.Digest, &DigestMismatchError{Expected: b.Digest, Actual: got, ExpectedSize: b.Size, ActualSize: n})
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing blob %s: %w", dst, err)
+		return cloned, fmt.Errorf("syncing blob %s: %w", dst, err)
 	}
-	return nil
+	return cloned, nil
+}
+
+// cloneUnsupported reports whether FICLONE failed because the files cannot
+// share extents (another filesystem, or one without reflinks), as opposed
+// to an I/O error.
+func cloneUnsupported(err error) bool {
+	for _, e := range []error{unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EPERM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyHashing copies src to dst, feeding h with every byte written, and
+// returns the number of bytes copied. buf is cut in two halves: while one
+// is written, a goroutine hashes it and the other is filled, so on two
+// cores the copy takes about as long as the slower of hashing and writing
+// instead of their sum.
+func copyHashing(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, buf []byte) (n int64, err error) {
+	halves := [2][]byte{buf[:len(buf)/2], buf[len(buf)/2:]}
+	todo := make(chan []byte, 2)
+	hashed := make(chan struct{}, 2)
+	go func() {
+		for b := range todo {
+			h.Write(b)
+			hashed <- struct{}{}
+		}
+	}()
+	pending := 0 // chunks sent to the hasher and not yet hashed
+	defer func() {
+		// Neither half may still be read once the caller reuses buf.
+		close(todo)
+		for ; pending > 0; pending-- {
+			<-hashed
+		}
+	}()
+	for i := 0; ; i++ {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		// The chunk read into this half two rounds ago must be hashed.
+		for ; pending > 1; pending-- {
+			<-hashed
+		}
+		b := halves[i%2]
+		m, rerr := io.ReadFull(src, b)
+		if m > 0 {
+			todo <- b[:m]
+			pending++
+			if _, err := dst.Write(b[:m]); err != nil {
+				return n, err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
 }
 
 // writeSynced writes a new file inside a directory that is not yet visible

@@ -8,15 +8,19 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocibuilder/builder/pkg/layer"
 )
@@ -259,4 +263,271 @@ func hashFile(t *testing.T, p string) digest.Digest {
 		t.Fatal(err)
 	}
 	return digest.Digest("sha256:" + hex.EncodeToString(h.Sum(nil)))
+}
+
+// layoutBlobs returns the blob files of the layout at dir.
+func layoutBlobs(t *testing.T, dir string) []string {
+	t.Helper()
+	blobs, err := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
+	if err != nil || len(blobs) == 0 {
+		t.Fatalf("layout %s has no blobs (%v)", dir, err)
+	}
+	return blobs
+}
+
+// checkBlobFiles fails for every blob file that does not hash to its name.
+func checkBlobFiles(t *testing.T, blobs []string) {
+	t.Helper()
+	for _, b := range blobs {
+		if got := hashFile(t, b); got.Encoded() != filepath.Base(b) {
+			t.Errorf("blob %s holds content hashing to %s", b, got)
+		}
+	}
+}
+
+// TestWriteLayoutOutputsShareNothing: what a user does to a layout
+// directory's blobs (chmod, editing in place without changing the size)
+// reaches neither the store nor another output, and the next export is
+// complete and verifies.
+func TestWriteLayoutOutputsShareNothing(t *testing.T) {
+	s := newStore(t)
+	img := testImage(t, s, layer.Gzip, baseLayer(), upperLayer())
+	parent := t.TempDir()
+	first, second := filepath.Join(parent, "first"), filepath.Join(parent, "second")
+	for _, dir := range []string{first, second} {
+		if err := WriteLayout(context.Background(), img, dir, WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storeBlobs := layoutBlobs(t, s.Root())
+	modes := map[string]fs.FileMode{}
+	for _, b := range storeBlobs {
+		fi, err := os.Stat(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modes[b] = fi.Mode()
+	}
+
+	for _, b := range layoutBlobs(t, first) {
+		if err := os.Chmod(b, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(b, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte("EDITED"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	checkBlobFiles(t, storeBlobs)
+	for _, b := range storeBlobs {
+		if fi, err := os.Stat(b); err != nil || fi.Mode() != modes[b] {
+			t.Errorf("THE STORE WAS CHANGED THROUGH AN OUTPUT: %s mode %v, was %v (%v)", b, fi.Mode(), modes[b], err)
+		}
+	}
+	checkBlobFiles(t, layoutBlobs(t, second))
+	if err := Validate(context.Background(), img); err != nil {
+		t.Fatalf("the store no longer validates: %v", err)
+	}
+	for _, dir := range []string{first, filepath.Join(parent, "third")} {
+		if err := WriteLayout(context.Background(), img, dir, WriteOptions{}); err != nil {
+			t.Fatalf("exporting again to %s: %v", dir, err)
+		}
+		checkBlobFiles(t, layoutBlobs(t, dir))
+		read, err := ReadLayout(context.Background(), dir, "", ocispec.Platform{}, newStore(t))
+		if err == nil {
+			err = Validate(context.Background(), read)
+		}
+		if err != nil {
+			t.Errorf("the new export %s does not read back: %v", dir, err)
+		}
+	}
+}
+
+// TestWriteLayoutCorruptStoreBlob: a store blob damaged on disk without a
+// change of size fails the export with an error naming its digest; no
+// output appears and a previous one is kept.
+func TestWriteLayoutCorruptStoreBlob(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		s := newStore(t)
+		img := testImage(t, s, layer.Gzip, baseLayer(), upperLayer())
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "layout")
+		if existing {
+			if err := WriteLayout(context.Background(), img, dir, WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := snapshotTree(t, dir)
+		d := img.Layers[1].Digest
+		f, err := os.OpenFile(s.Path(d), os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{0xff, 0xff, 0xff, 0xff}, 20); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+
+		err = WriteLayout(context.Background(), img, dir, WriteOptions{RefNames: []string{"new"}})
+		var mismatch *DigestMismatchError
+		if !errors.As(err, &mismatch) || !strings.Contains(err.Error(), d.String()) {
+			t.Fatalf("export of a damaged blob: err = %v, want a DigestMismatchError naming %s", err, d)
+		}
+		if got := snapshotTree(t, dir); !reflect.DeepEqual(got, before) {
+			t.Errorf("failed export changed the destination:\n got %v\nwant %v", got, before)
+		}
+		if existing {
+			assertNoSiblings(t, parent, "layout")
+		} else {
+			assertNoSiblings(t, parent)
+		}
+	}
+}
+
+// BenchmarkWriteLayoutLargeBlob exports a layout holding one 320 MiB
+// layer blob, copied (ext4 and tmpfs cannot clone) and hashed in one pass,
+// each blob fsynced.
+func BenchmarkWriteLayoutLargeBlob(b *testing.B) {
+	const size = 320 << 20
+	s := newStore(b)
+	img := &Image{Store: s}
+	created := testCreated()
+	img.Config.Created = &created
+	img.Config.Platform = ocispecPlatform()
+	img.Config.RootFS.Type = "layers"
+	ctx := context.Background()
+	w, err := s.Writer(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc, err := layer.Encode(ctx, w, layer.EncodeOptions{Compression: layer.Uncompressed}, func(out io.Writer) error {
+		tw := tar.NewWriter(out)
+		if err := tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: size, ModTime: created}); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(tw, noise(), size); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := w.Commit(desc.Digest); err != nil {
+		b.Fatal(err)
+	}
+	w.Close()
+	img.Layers = []ocispec.Descriptor{ocispecDesc(desc)}
+	img.Config.RootFS.DiffIDs = []digest.Digest{desc.DiffID}
+	img.Config.History = []ocispec.History{{Created: &created, CreatedBy: "COPY big"}}
+	parent := b.TempDir()
+	b.SetBytes(desc.Size)
+	b.ResetTimer()
+	for i := range b.N {
+		dir := filepath.Join(parent, "layout"+strconv.Itoa(i))
+		if err := WriteLayout(ctx, img, dir, WriteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// noise is a fast deterministic source of incompressible bytes.
+func noise() io.Reader { return rand.NewChaCha8([32]byte{1}) }
+
+func ocispecPlatform() ocispec.Platform { return ocispec.Platform{OS: "linux", Architecture: "amd64"} }
+
+// reflinkDir returns a directory on a freshly made XFS filesystem with
+// reflinks, or skips the test where one cannot be made (not root, no
+// mkfs.xfs, no loop devices).
+func reflinkDir(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a filesystem needs root")
+	}
+	mkfs, err := exec.LookPath("mkfs.xfs")
+	if err != nil {
+		t.Skip("mkfs.xfs not installed (xfsprogs)")
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "fs.img"), filepath.Join(dir, "mnt")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 512<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-m", "reflink=1", img).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.xfs: %v\n%s", err, out)
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, mnt).CombinedOutput(); err != nil {
+		t.Skipf("mounting a loop device: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, 0); err != nil {
+			t.Errorf("unmounting %s: %v", mnt, err)
+		}
+	})
+	return mnt
+}
+
+// TestExportBlobReflink: on a filesystem that clones, blobs are reflinked,
+// verified by reading the clone back, and still share nothing with the
+// store once written to.
+func TestExportBlobReflink(t *testing.T) {
+	mnt := reflinkDir(t)
+	s, err := OpenStore(filepath.Join(mnt, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(t, s, layer.Gzip, baseLayer(), upperLayer())
+	d := img.Layers[0]
+	dst := filepath.Join(mnt, "blob")
+	cloned, err := exportBlob(context.Background(), s, d, dst, make([]byte, exportBufSize))
+	if err != nil || !cloned {
+		t.Fatalf("exportBlob on XFS: cloned %v, err %v; want a reflink", cloned, err)
+	}
+	if got := hashFile(t, dst); got != d.Digest {
+		t.Fatalf("clone hashes to %s, want %s", got, d.Digest)
+	}
+	if err := os.WriteFile(dst, []byte("EDITED"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := hashFile(t, s.Path(d.Digest)); got != d.Digest {
+		t.Fatalf("THE STORE WAS CHANGED THROUGH A CLONE: %s hashes to %s", d.Digest, got)
+	}
+
+	layout := filepath.Join(mnt, "layout")
+	if err := WriteLayout(context.Background(), img, layout, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkBlobFiles(t, layoutBlobs(t, layout))
+
+	f, err := os.OpenFile(s.Path(d.Digest), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0xff, 0xff, 0xff}, 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var mismatch *DigestMismatchError
+	cloned, err = exportBlob(context.Background(), s, d, filepath.Join(mnt, "damaged"), make([]byte, exportBufSize))
+	if !cloned || !errors.As(err, &mismatch) {
+		t.Fatalf("cloning a damaged blob: cloned %v, err %v; want a DigestMismatchError", cloned, err)
+	}
 }
