@@ -83,6 +83,15 @@ func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string,
 		return false, fmt.Errorf("exporting blob %s: %w", b.Digest, err)
 	}
 	defer src.Close()
+	// A blob of the wrong size fails before anything is copied; the
+	// content is checked below, on what was actually written.
+	fi, err := src.Stat()
+	if err != nil {
+		return false, fmt.Errorf("exporting blob %s: %w", b.Digest, err)
+	}
+	if fi.Size() != b.Size {
+		return false, fmt.Errorf("exporting blob %s: %w", b.Digest, &DigestMismatchError{Expected: b.Digest, Actual: b.Digest, ExpectedSize: b.Size, ActualSize: fi.Size()})
+	}
 	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return false, fmt.Errorf("creating blob %s: %w", dst, err)
@@ -103,7 +112,7 @@ func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string,
 			return true, fmt.Errorf("reading back blob %s: %w", b.Digest, err)
 		}
 	case cloneUnsupported(cerr):
-		n, err = copyHashing(ctx, f, h, src, buf)
+		n, err = copyHashing(ctx, f, h, io.LimitReader(src, b.Size+1), buf)
 		if err != nil {
 			return false, fmt.Errorf("copying blob %s: %w", b.Digest, err)
 		}
