@@ -205,3 +205,37 @@ func TestAddArchiveChown(t *testing.T) {
 		})
 	}
 }
+
+// TestAddArchiveChownFailures checks that an archive whose owners are
+// rewritten still fails as it should: past the size limit, and when it is
+// damaged after its first entry.
+func TestAddArchiveChownFailures(t *testing.T) {
+	big := makeTar(t, tarEntry{name: "a", body: strings.Repeat("x", 64<<10)}, tarEntry{name: "b", body: strings.Repeat("y", 64<<10)})
+	damaged := makeTar(t, tarEntry{name: "a", body: "A"}, tarEntry{name: "b", body: strings.Repeat("y", 4096)})
+	damaged = damaged[:len(damaged)-2048] // cut inside b
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"size limit", compress(t, "gzip", big), "arch.bin"},
+		{"damaged", damaged, "arch.bin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := spec{
+				dockerfile: "FROM scratch\nADD --chown=1:1 arch.bin /x/\n",
+				context:    []testutil.Entry{file("arch.bin", string(tc.data))},
+			}
+			o := s.options(t)
+			o.MaxArchiveSize = 32 << 10
+			_, err := tryBuild(t, s, o)
+			if err == nil {
+				t.Fatal("the build succeeded, want an error")
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+		})
+	}
+}
