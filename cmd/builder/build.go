@@ -235,7 +235,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	}
 	defer st.close()
 	eo.Resolver = &images.Resolver{Index: st.index, Store: st.store, Remote: st.remote, Pull: f.pull}
-	prog := newProgress(cmd.ErrOrStderr(), f.progress, f.quiet)
+	prog := newProgress(ctx, cmd.ErrOrStderr(), f.progress, f.quiet)
 	defer prog.close()
 	for _, w := range graph.Warnings {
 		prog.warn(w.String())
@@ -243,7 +243,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	eo.Progress = prog
 	img, err := executor.Build(ctx, graph, eo)
 	if err != nil {
-		return err
+		return &unfinishedError{steps: prog.unfinishedSteps(), err: err}
 	}
 	for _, a := range graph.UnconsumedBuildArgs() {
 		if a == "SOURCE_DATE_EPOCH" {
@@ -255,7 +255,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if err != nil {
 		return err
 	}
-	wo := oci.WriteOptions{RefNames: f.tags, MaxLayerSize: maxLayer}
+	wo := oci.WriteOptions{RefNames: f.tags, MaxLayerSize: maxLayer, Warn: prog.warn}
 	for _, o := range outs {
 		start := time.Now()
 		if o.typ == "registry" {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,51 +19,97 @@ import (
 var epochEnv = []string{"SOURCE_DATE_EPOCH=1700000000"}
 
 // TestKilledBuildsLeaveNothingBehind: a build killed with SIGKILL at
-// several moments (in RUN steps, during a large COPY, while writing the
-// output) leaves no mount, no process of its steps and no output or
-// temporary sibling at -o; the next build on the same --root removes the
-// dead builds' scratch space, succeeds, and gives the digest a fresh root
-// gives; every stored blob still hashes to its name.
+// several points (in a RUN step, when its first scratch directory appears,
+// when a large COPY starts, while that COPY's layer is compressed, while
+// writing the output) leaves no mount, no process of its steps and no
+// output or temporary sibling at -o; the next build on the same --root
+// removes the dead builds' scratch space, reuses what they cached,
+// succeeds, and gives the digest a fresh root gives; every stored blob
+// still hashes to its name.
+//
+// Every kill waits for its point to be reached (a progress line, a file
+// created) and happens while the build cannot finish: the last RUN step
+// sleeps while the build argument HOLD is set, and the output goes to a
+// pipe the test does not drain.
 func TestKilledBuildsLeaveNothingBehind(t *testing.T) {
 	s := setup(t)
-	marker := fmt.Sprintf("crash-%d", os.Getpid())
 	ctx := t.TempDir()
 	writeFiles(t, ctx, map[string]string{"Dockerfile": "FROM busybox\n" +
-		"RUN echo " + marker + " && sleep 0.5 && echo a > /a\n" +
+		"RUN echo \"step\"-a && echo a > /a\n" +
 		"COPY big /big\n" +
-		"RUN echo " + marker + " && sleep 0.5 && wc -c /big > /size\n" +
+		"RUN echo \"step\"-b && wc -c /big > /size\n" +
 		"COPY big /big2\n" +
-		"RUN echo " + marker + " && sleep 1\n"})
+		"ARG HOLD\n" +
+		"RUN echo \"step\"-c && if [ -n \"$HOLD\" ]; then exec sleep \"$HOLD\"; fi\n"})
 	writeNoise(t, filepath.Join(ctx, "big"), 48<<20)
 	root := t.TempDir()
 	bb := "busybox=oci-layout://" + s.busybox + ":latest"
+	hold := []string{"--no-cache", "--build-arg", "HOLD=1000"}
 
-	for _, delay := range []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond} {
-		t.Run(delay.String(), func(t *testing.T) {
+	for _, point := range []struct {
+		name  string
+		args  []string
+		reach func(t *testing.T, b *startedBuild)
+	}{
+		{"run step", hold, func(t *testing.T, b *startedBuild) {
+			b.waitLine(t, " step-c") // the step's output, not its quoted command line
+		}},
+		{"scratch directory", hold, nil}, // set below: needs --root/tmp to exist
+		{"copy starts", hold, func(t *testing.T, b *startedBuild) {
+			b.waitLine(t, "COPY big /big")
+		}},
+		{"layer compression", hold, func(t *testing.T, b *startedBuild) {
+			id, _, _ := strings.Cut(b.waitLine(t, "COPY big /big"), " ")
+			b.waitLine(t, id+" DONE ")
+		}},
+		{"output", []string{"--no-cache"}, nil}, // writes to a pipe, below
+	} {
+		t.Run(point.name, func(t *testing.T) {
 			destDir := t.TempDir()
-			cmd := exec.Command(s.builder, "build", "--root", root, "--progress", "plain", "--build-context", bb,
-				"-o", "type=oci,dest="+filepath.Join(destDir, "img.tar"), ctx)
-			cmd.Env = append(os.Environ(), epochEnv...)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
+			dest := filepath.Join(destDir, "img.tar")
+			var out, outW *os.File
+			reach := point.reach
+			switch point.name {
+			case "scratch directory":
+				created := watchCreate(t, filepath.Join(root, "tmp"))
+				reach = func(t *testing.T, b *startedBuild) {
+					select {
+					case <-created:
+					case <-b.eof:
+						t.Fatalf("the build ended before making scratch space:\n%s", b.output())
+					}
+				}
+			case "output":
+				var err error
+				if out, outW, err = os.Pipe(); err != nil {
+					t.Fatal(err)
+				}
+				defer out.Close()
+				dest = "-"
+				reach = func(t *testing.T, b *startedBuild) {
+					outW.Close()
+					if _, err := out.Read(make([]byte, 1)); err != nil {
+						t.Fatalf("no output written (%v):\n%s", err, b.output())
+					}
+				}
+			}
+			args := append([]string{"build", "--root", root, "--progress", "plain", "--build-context", bb,
+				"-o", "type=oci,dest=" + dest}, point.args...)
+			b := startBuilder(t, s.builder, epochEnv, outW, append(args, ctx)...)
+			reach(t, b)
+			procs := openProcesses(t, descendants(t, b.cmd.Process.Pid))
+			if err := b.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(delay)
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			err := cmd.Wait()
+			err := b.wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the build was not killed (ended with %v) after %v; it must run longer:\n%s", err, delay, stderr.String())
+				t.Fatalf("the build was not killed (ended with %v):\n%s", err, b.output())
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for len(findProcs(t, marker)) != 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if procs := findProcs(t, marker); len(procs) != 0 {
-				t.Errorf("processes of a step survive the builder: %v", procs)
+			// The steps' processes die with their sandbox, which the
+			// kernel kills when the builder dies (Pdeathsig).
+			if left := procs.running(t, -1); len(left) != 0 {
+				t.Errorf("processes of a step survive the builder: %v", left)
 			}
 			checkNoMounts(t, root)
 			if ents, err := os.ReadDir(destDir); err != nil || len(ents) != 0 {
@@ -76,17 +119,31 @@ func TestKilledBuildsLeaveNothingBehind(t *testing.T) {
 	}
 
 	dest := filepath.Join(t.TempDir(), "img.tar")
-	r := runBuilder(t, s.builder, epochEnv, "build", "-q", "--root", root, "--build-context", bb, "-o", "type=oci,dest="+dest, ctx)
+	r := runBuilder(t, s.builder, epochEnv, "build", "--progress", "plain", "--root", root, "--build-context", bb, "-o", "type=oci,dest="+dest, ctx)
 	mustSucceed(t, r)
+	if !strings.Contains(r.stderr, "CACHED") {
+		t.Errorf("the build after the kills reused nothing the killed builds cached:\n%s", r.stderr)
+	}
 	if ents, err := os.ReadDir(filepath.Join(root, "tmp")); err != nil || len(ents) != 0 {
 		t.Errorf("scratch space of the killed builds survives the next build: %v (%v)", names(ents), err)
 	}
 	checkBlobs(t, root)
-	fresh := runBuilder(t, s.builder, epochEnv, "build", "-q", "--root", t.TempDir(), "--build-context", bb, "-o", "type=oci,dest="+filepath.Join(t.TempDir(), "img.tar"), ctx)
+	fresh := runBuilder(t, s.builder, epochEnv, "build", "--progress", "plain", "--root", t.TempDir(), "--build-context", bb, "-o", "type=oci,dest="+filepath.Join(t.TempDir(), "img.tar"), ctx)
 	mustSucceed(t, fresh)
-	if got, want := strings.TrimSpace(r.stdout), strings.TrimSpace(fresh.stdout); got != want || want == "" {
+	if got, want := manifestDigest(t, r.stderr), manifestDigest(t, fresh.stderr); got != want {
 		t.Errorf("digest after the killed builds = %q; a fresh root gives %q", got, want)
 	}
+}
+
+// manifestDigest returns the digest a build's plain progress output ends
+// with.
+func manifestDigest(t *testing.T, stderr string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(stderr, "image manifest ")
+	if !ok {
+		t.Fatalf("no image manifest digest in the output:\n%s", stderr)
+	}
+	return strings.TrimSpace(after)
 }
 
 // TestDiskFullFailsCleanly: with --root on a 20 MiB filesystem, a COPY of

@@ -6,11 +6,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/spf13/cobra"
@@ -25,18 +22,14 @@ func main() {
 
 // run executes the CLI and returns the process exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	stop := cancelOnSignal(ctx, cancel)
 	defer stop()
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		if !errors.Is(err, errReported) {
-			fmt.Fprintf(stderr, "error: %v\n", err)
-		}
-		if ctx.Err() != nil {
-			return 130
-		}
-		return 1
+		return reportError(ctx, stderr, err)
 	}
 	return 0
 }

@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/ocibuilder/builder/internal/fsutil"
+	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/oci/images"
 )
 
 // TestOnbuildTriggersRun: triggers recorded in a base image's config run
@@ -48,7 +51,8 @@ func TestOnbuildTriggersRun(t *testing.T) {
 
 // TestConcurrentBuildsShareRoot: eight builds at once on one --root, four
 // Dockerfiles each built twice (sharing the base's layers, and two of them
-// a RUN layer), with prune running alongside: all succeed, every image
+// a RUN layer), with a prune waiting alongside; then the four again, on
+// what the prune left, with a second prune: all succeed, every image
 // unpacks with umoci and holds what its Dockerfile put there, and the
 // same Dockerfile and context give the same digest.
 func TestConcurrentBuildsShareRoot(t *testing.T) {
@@ -61,68 +65,101 @@ func TestConcurrentBuildsShareRoot(t *testing.T) {
 		{"FROM busybox\nRUN echo 0 > /n\nCOPY f /f\n", "0", "two"},
 		{"FROM busybox AS b\nCOPY f /f\nFROM busybox\nCOPY --from=b /f /f\nRUN echo 3 > /n\n", "3", "three"},
 	}
-	const n = 8
-	type run struct {
-		res  result
-		err  error
-		out  string
-		vari int
-	}
-	runs := make([]run, n)
-	var wg sync.WaitGroup
-	for i := range runs {
-		v := i % len(variants)
-		ctx := t.TempDir()
-		writeFiles(t, ctx, map[string]string{"Dockerfile": variants[v].dockerfile, "f": variants[v].f})
-		runs[i].out, runs[i].vari = filepath.Join(t.TempDir(), "img"), v
-		wg.Add(1)
-		go func(r *run, ctx string, i int) {
-			defer wg.Done()
-			r.res, r.err = runBuilderAsync(s.builder, epochEnv, "build", "-q", "--root", root, "--build-context", bb,
-				"-o", "type=oci,tar=false,dest="+r.out, "-t", fmt.Sprintf("c:%d", i), ctx)
-		}(&runs[i], ctx, i)
-	}
-	prunes := make([]result, 2)
-	pruneErrs := make([]error, 2)
-	for i := range prunes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			time.Sleep(time.Duration(i) * 300 * time.Millisecond)
-			prunes[i], pruneErrs[i] = runBuilderAsync(s.builder, nil, "prune", "--root", root)
-		}(i)
-	}
-	wg.Wait()
-	for i, p := range prunes {
-		if pruneErrs[i] != nil {
-			t.Fatal(pruneErrs[i])
-		}
-		mustSucceed(t, p)
+	// The store must exist, or prune has nothing to wait for.
+	if _, err := oci.OpenStore(root); err != nil {
+		t.Fatal(err)
 	}
 	digests := map[int]string{}
-	for i, r := range runs {
-		if r.err != nil {
-			t.Fatal(r.err)
+	build := 0
+	for round, n := range []int{8, len(variants)} {
+		type run struct {
+			b    *startedBuild
+			out  string
+			vari int
 		}
-		mustSucceed(t, r.res)
-		want := variants[r.vari]
-		rootfs := umociUnpack(t, r.out, fmt.Sprint(i))
-		if data, err := os.ReadFile(filepath.Join(rootfs, "f")); err != nil || string(data) != want.f {
-			t.Errorf("build %d: /f = %q, %v; want %q", i, data, err, want.f)
+		runs := make([]run, n)
+		// The test holds the state lock as a build would, so that the
+		// prune is seen waiting before any build starts and keeps
+		// waiting until every build has begun.
+		gate, err := images.LockShared(context.Background(), root)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if data, err := os.ReadFile(filepath.Join(rootfs, "n")); err != nil || strings.TrimSpace(string(data)) != want.n {
-			t.Errorf("build %d: /n = %q, %v; want %q", i, data, err, want.n)
+		t.Cleanup(func() { gate() }) // a second call does nothing
+		prune := startPrune(t, s.builder, root)
+		for i := range runs {
+			v := build % len(variants)
+			ctx := t.TempDir()
+			writeFiles(t, ctx, map[string]string{"Dockerfile": variants[v].dockerfile, "f": variants[v].f})
+			runs[i].out, runs[i].vari = filepath.Join(t.TempDir(), "img"), v
+			runs[i].b = startBuilder(t, s.builder, epochEnv, nil, "build", "--progress", "plain", "--root", root, "--build-context", bb,
+				"-o", "type=oci,tar=false,dest="+runs[i].out, "-t", fmt.Sprintf("c:%d", build), ctx)
+			build++
 		}
-		d := strings.TrimSpace(r.res.stdout)
-		if prev, ok := digests[r.vari]; ok && prev != d {
-			t.Errorf("build %d: digest %s; the same Dockerfile gave %s", i, d, prev)
+		// A build's first step comes after it took the state lock.
+		for _, r := range runs {
+			r.b.waitLine(t, "FROM busybox")
 		}
-		digests[r.vari] = d
+		if err := gate(); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range runs {
+			if err := r.b.wait(); err != nil {
+				t.Fatalf("round %d, build %d: %v\n%s", round, i, err, r.b.output())
+			}
+		}
+		p := <-prune
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+		mustSucceed(t, p.res)
+		for i, r := range runs {
+			want := variants[r.vari]
+			rootfs := umociUnpack(t, r.out, fmt.Sprint(build-n+i))
+			if data, err := os.ReadFile(filepath.Join(rootfs, "f")); err != nil || string(data) != want.f {
+				t.Errorf("round %d, build %d: /f = %q, %v; want %q", round, i, data, err, want.f)
+			}
+			if data, err := os.ReadFile(filepath.Join(rootfs, "n")); err != nil || strings.TrimSpace(string(data)) != want.n {
+				t.Errorf("round %d, build %d: /n = %q, %v; want %q", round, i, data, err, want.n)
+			}
+			d := manifestDigest(t, r.b.output())
+			if prev, ok := digests[r.vari]; ok && prev != d {
+				t.Errorf("round %d, build %d: digest %s; the same Dockerfile gave %s", round, i, d, prev)
+			}
+			digests[r.vari] = d
+		}
 	}
 	if len(digests) != len(variants) || digests[0] == digests[2] {
 		t.Errorf("different Dockerfiles gave the same digest: %v", digests)
 	}
 	checkBlobs(t, root)
+}
+
+type pruneResult struct {
+	res result
+	err error
+}
+
+// startPrune starts builder prune and returns once it is trying to take
+// the state lock (it has opened the lock file), with a channel that yields
+// its result.
+func startPrune(t *testing.T, bin, root string) <-chan pruneResult {
+	t.Helper()
+	opened := watchOpen(t, filepath.Join(root, fsutil.StateLockName))
+	ch := make(chan pruneResult, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err := runBuilderAsync(bin, nil, "prune", "--root", root)
+		ch <- pruneResult{res, err}
+	}()
+	select {
+	case <-opened:
+	case <-done:
+		p := <-ch
+		t.Fatalf("prune ended without waiting for the state lock: %v\n%s%s", p.err, p.res.stdout, p.res.stderr)
+	}
+	return ch
 }
 
 // runBuilderAsync runs the builder like runBuilder, returning errors

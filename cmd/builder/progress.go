@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +29,12 @@ type progress struct {
 	stop    chan struct{}
 	stopped sync.WaitGroup
 	closed  bool
+	// ctx is the command's context: once a signal has cancelled it, a
+	// step that failed for that reason is shown as interrupted.
+	ctx context.Context
+	// unfinished holds the steps started and not done (running or
+	// failed), by ID, for the error of an interrupted build.
+	unfinished map[int]executor.Event
 }
 
 type vertex struct {
@@ -35,8 +43,9 @@ type vertex struct {
 	cached bool
 }
 
-func newProgress(w io.Writer, mode string, quiet bool) *progress {
-	p := &progress{w: w, quiet: quiet, running: map[int]*vertex{}, stop: make(chan struct{})}
+func newProgress(ctx context.Context, w io.Writer, mode string, quiet bool) *progress {
+	p := &progress{w: w, quiet: quiet, running: map[int]*vertex{}, stop: make(chan struct{}),
+		ctx: ctx, unfinished: map[int]executor.Event{}}
 	switch mode {
 	case "json":
 		p.json = json.NewEncoder(w)
@@ -56,11 +65,21 @@ func newProgress(w io.Writer, mode string, quiet bool) *progress {
 
 // Event implements executor.Progress.
 func (p *progress) Event(e executor.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Kind {
+	case executor.StepStarted:
+		p.unfinished[e.ID] = e
+	case executor.StepDone:
+		delete(p.unfinished, e.ID)
+	case executor.StepFailed:
+		if sig := interruption(p.ctx); sig != nil && errors.Is(e.Err, context.Canceled) {
+			e.Err = sig
+		}
+	}
 	if p.quiet {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	switch {
 	case p.json != nil:
 		p.jsonEvent(e)
@@ -235,6 +254,35 @@ func (p *progress) line(msg string) {
 		return
 	}
 	fmt.Fprintln(p.w, msg)
+}
+
+// unfinishedSteps returns the steps that started and did not finish, in
+// the order they started, as "Dockerfile:5 RUN sleep 100".
+func (p *progress) unfinishedSteps() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]int, 0, len(p.unfinished))
+	for id := range p.unfinished {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	steps := make([]string, 0, len(ids))
+	for _, id := range ids {
+		e := p.unfinished[id]
+		// Drop the display prefix ("[stage 2/5] ") that the location
+		// replaces.
+		name := e.Name
+		if strings.HasPrefix(name, "[") {
+			if _, rest, ok := strings.Cut(name, "] "); ok {
+				name = rest
+			}
+		}
+		if loc := e.Loc.String(); loc != "" {
+			name = loc + " " + name
+		}
+		steps = append(steps, name)
+	}
+	return steps
 }
 
 // close stops the live view; it may be called more than once.
