@@ -45,9 +45,11 @@ test: test-deps build busybox-base
 
 ## bench: time scenario builds against buildah (as root) after the Go
 ## benchmarks; ROUNDS, BENCH_RUN (a regexp of scenario names) and BENCHTIME
-## tune it. Results: build/bench/results.md
+## tune it; BASELINE=path/to/older/builder compares with that binary
+## instead of buildah. Results: build/bench/results.md
 ROUNDS    ?= 5
 BENCH_RUN ?=
+BASELINE  ?=
 BENCHTIME ?= 1s
 DEBIAN    := build/debian
 
@@ -56,20 +58,15 @@ bench: build busybox-base
 	scripts/debian-base.sh $(DEBIAN) $(BIN)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
 	$(GO) run ./scripts/bench -rounds $(ROUNDS) -run '$(BENCH_RUN)' -work build/bench \
-		-builder $(BIN) -busybox $(BUSYBOX) -debian $(DEBIAN)
+		-builder $(BIN) -busybox $(BUSYBOX) -debian $(DEBIAN) $(if $(BASELINE),-baseline $(BASELINE))
 
 vet:
 	gofmt -l $$($(GO) list -f '{{.Dir}}' ./...) | (! grep .)
 	$(GO) vet ./...
 
-## fuzz: run every fuzz target for FUZZTIME each
+## fuzz: run every fuzz target for FUZZTIME each (fails only on a wrong result)
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-		done; \
-	done
+	@GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 clean:
 	rm -rf bin build out examples/hello/hello

@@ -10,6 +10,10 @@
 //
 //	go run ./scripts/bench -rounds 5 -run 'small|copy20k'
 //
+// With -baseline BIN, a second builder binary (one built from an earlier
+// commit) takes buildah's place, so a change is measured before and after
+// on the same scenarios, rounds alternating.
+//
 // Page caches are never dropped: both tools read the same warm files.
 package main
 
@@ -64,6 +68,9 @@ type options struct {
 	debian  string
 	driver  string
 	results string
+	// baseline, when set, is another builder binary measured in
+	// buildah's place: the same scenarios, before and after a change.
+	baseline string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -79,6 +86,7 @@ func parseFlags(args []string) (options, error) {
 	f.StringVar(&o.debian, "debian", "build/debian", "Debian base image (OCI layout directory, tag latest)")
 	f.StringVar(&o.driver, "buildah-storage-driver", "overlay", "buildah's storage driver")
 	f.StringVar(&o.results, "results", "", "markdown results file (default WORK/results.md)")
+	f.StringVar(&o.baseline, "baseline", "", "another builder binary to compare with instead of buildah (e.g. one built from an earlier commit)")
 	if err := f.Parse(args); err != nil {
 		return o, err
 	}
@@ -95,6 +103,12 @@ func parseFlags(args []string) (options, error) {
 	o.run = re
 	if o.results == "" {
 		o.results = filepath.Join(o.work, "results.md")
+	}
+	if o.baseline != "" {
+		if o.baseline, err = filepath.Abs(o.baseline); err != nil {
+			return o, fmt.Errorf("resolving baseline path: %w", err)
+		}
+		o.buildah = o.baseline
 	}
 	for _, p := range []*string{&o.work, &o.builder, &o.busybox, &o.debian, &o.results} {
 		if *p, err = filepath.Abs(*p); err != nil {
@@ -168,6 +182,9 @@ type harness struct {
 	reg     *registry
 	builder *builderTool
 	buildah *buildahTool
+	// other is the tool the builder is compared with: buildah, or the
+	// baseline builder.
+	other   tool
 	groups  []*group
 	times   map[string]*timings
 	machine []string // "- key: value" lines
@@ -203,6 +220,10 @@ func newHarness(opt options) *harness {
 		driver:  opt.driver,
 		env:     env,
 	}
+	h.other = h.buildah
+	if opt.baseline != "" {
+		h.other = &builderTool{label: "baseline", bin: opt.baseline, root: filepath.Join(state, "baseline"), env: env}
+	}
 	h.groups = h.scenarios()
 	return h
 }
@@ -235,12 +256,19 @@ type buildSpec struct {
 
 // builderTool is this project's builder.
 type builderTool struct {
-	bin  string
-	root string
-	env  []string
+	// label names it in results; "" is "builder".
+	label string
+	bin   string
+	root  string
+	env   []string
 }
 
-func (t *builderTool) name() string { return "builder" }
+func (t *builderTool) name() string {
+	if t.label == "" {
+		return "builder"
+	}
+	return t.label
+}
 
 func (t *builderTool) reset(ctx context.Context) error {
 	if err := t.remove(ctx); err != nil {
@@ -512,13 +540,13 @@ func (h *harness) warmBases(ctx context.Context, round int) error {
 // odd rounds, buildah first in even ones.
 func (h *harness) order(round int) []tool {
 	if round%2 == 1 {
-		return []tool{h.builder, h.buildah}
+		return []tool{h.builder, h.other}
 	}
-	return []tool{h.buildah, h.builder}
+	return []tool{h.other, h.builder}
 }
 
 func (h *harness) resetAll(ctx context.Context) error {
-	for _, t := range []tool{h.builder, h.buildah} {
+	for _, t := range []tool{h.builder, h.other} {
 		if err := t.reset(ctx); err != nil {
 			return fmt.Errorf("resetting %s state: %w", t.name(), err)
 		}
@@ -574,7 +602,7 @@ func (h *harness) run(ctx context.Context) (err error) {
 		return fmt.Errorf("creating temporary directory: %w", err)
 	}
 	defer func() {
-		for _, t := range []tool{h.builder, h.buildah} {
+		for _, t := range []tool{h.builder, h.other} {
 			// Cleanup must run even when ctx was cancelled.
 			if rerr := t.remove(context.WithoutCancel(ctx)); rerr != nil && err == nil {
 				err = fmt.Errorf("removing %s state: %w", t.name(), rerr)
@@ -589,8 +617,10 @@ func (h *harness) run(ctx context.Context) (err error) {
 	if err := h.describeMachine(ctx); err != nil {
 		return err
 	}
-	if err := h.buildahPushFlags(ctx); err != nil {
-		return err
+	if h.opt.baseline == "" {
+		if err := h.buildahPushFlags(ctx); err != nil {
+			return err
+		}
 	}
 	if err := writeSmallContext(h.path("contexts", "small")); err != nil {
 		return err
@@ -1311,6 +1341,13 @@ func (h *harness) describeMachine(ctx context.Context) error {
 		}
 		add("builder", desc)
 	}
+	if h.opt.baseline != "" {
+		if v, err := output(ctx, h.opt.baseline, "version"); err == nil {
+			add("baseline", strings.TrimSpace(v)+" ("+h.opt.baseline+")")
+		}
+		add("Go", runtime.Version())
+		return nil
+	}
 	if v, err := output(ctx, h.buildah.bin, "version"); err == nil {
 		for line := range strings.Lines(v) {
 			if k, val, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Version" {
@@ -1444,7 +1481,7 @@ func (h *harness) rows() []row {
 // table renders the results as a markdown table.
 func (h *harness) table() string {
 	var b strings.Builder
-	b.WriteString("| scenario | builder median | buildah median | ratio (median of paired ratios) | target | met? |\n")
+	fmt.Fprintf(&b, "| scenario | builder median | %s median | ratio (median of paired ratios) | target | met? |\n", h.other.name())
 	b.WriteString("| --- | ---: | ---: | ---: | --- | --- |\n")
 	for _, r := range h.rows() {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.name, r.builder, r.buildah, r.ratio, r.target, r.met)
@@ -1454,6 +1491,9 @@ func (h *harness) table() string {
 
 // notes says how buildah was run, under the table.
 func (h *harness) notes() string {
+	if h.opt.baseline != "" {
+		return fmt.Sprintf("baseline is %s, run exactly as the builder; targets are buildah's and do not apply.\n", h.opt.baseline)
+	}
 	return fmt.Sprintf("buildah runs with --layers (its layer cache, which the warm scenarios use), --isolation chroot and storage driver %s; "+
 		"it has a --jobs flag for building stages in parallel, left at its default (1). Its time is bud + push to the OCI layout.\n", h.buildah.driver)
 }
