@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the programs the tests drive: a real
-# registry server, image copy and unpack tools, compressors and dpkg.
+# registry server, image copy and unpack tools, compressors, dpkg, and
+# what the device and reflink tests need (loop devices, XFS).
 set -euo pipefail
 exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	docker-registry:docker-registry \
@@ -11,4 +12,6 @@ exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	bzip2:bzip2 \
 	xz:xz-utils \
 	zstd:zstd \
-	dpkg-deb:dpkg
+	dpkg-deb:dpkg \
+	mkfs.xfs:xfsprogs \
+	losetup:mount
