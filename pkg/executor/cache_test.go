@@ -411,6 +411,16 @@ func TestStepCacheMissReasons(t *testing.T) {
 			},
 		},
 		{
+			name:       "build arg of the base stage",
+			dockerfile: "FROM base AS a\nARG NAME=base\nFROM a\nRUN echo \"name=$NAME\" > /out\n" + uuidRun + "\n",
+			buildArgs:  map[string]string{"NAME": "1"},
+			change:     func(t *testing.T, s *spec) { s.buildArgs = map[string]string{"NAME": "2"} },
+			want: map[string]string{
+				"stage-1 1": `build arg NAME changed: "1" → "2"`,
+				"stage-1 2": `build arg NAME changed: "1" → "2"; an earlier step was rebuilt`,
+			},
+		},
+		{
 			name:       "build arg in a COPY destination",
 			dockerfile: "FROM base\nARG D=x\nCOPY one.txt /${D}/one.txt\nARG V\n" + uuidRun + "\n",
 			buildArgs:  map[string]string{"D": "x"},

@@ -157,7 +157,16 @@ func TestArgs(t *testing.T) {
 		{"stage default beats global", "ARG A=glob\nFROM scratch\nARG A=stage\nENV V=$A\n", nil, "stage"},
 		{"ENV beats ARG", "FROM scratch\nARG A=arg\nENV A=env\nENV V=$A\n", map[string]string{"A": "over"}, "env"},
 		{"defaults see earlier args", "FROM scratch\nARG A=1 B=${A}2\nENV V=$B\n", nil, "12"},
-		{"args do not cross stages", "FROM scratch AS p\nARG A=p\nFROM p\nENV V=x${A}x\n", nil, "xx"},
+		{"re-declared without a value keeps it", "FROM scratch\nARG A=1\nARG A\nENV V=$A\n", nil, "1"},
+		// As in BuildKit (moby/buildkit#5381), a stage built FROM
+		// another starts with its ARGs.
+		{"args pass to child stages", "FROM scratch AS p\nARG A=p\nFROM p\nENV V=$A\n", nil, "p"},
+		{"args pass to grandchild stages", "FROM scratch AS p\nARG A=p\nFROM p AS c\nFROM c\nENV V=$A\n", nil, "p"},
+		{"passed with the build arg's value", "FROM scratch AS p\nARG A=p\nFROM p\nENV V=$A\n", map[string]string{"A": "over"}, "over"},
+		{"passed and re-declared", "FROM scratch AS p\nARG A=p\nFROM p\nARG A\nENV V=$A\n", nil, "p"},
+		{"passed and re-declared with a default", "FROM scratch AS p\nARG A=p\nFROM p\nARG A=c\nENV V=$A\n", nil, "c"},
+		{"passed and re-declared with a global", "ARG A=glob\nFROM scratch AS p\nARG A=p\nFROM p\nARG A\nENV V=$A\n", nil, "glob"},
+		{"args do not cross to unrelated stages", "FROM scratch AS p\nARG A=p\nFROM scratch\nENV V=x${A}x\n", nil, "xx"},
 		{"predefined platform args", "FROM scratch\nARG TARGETOS\nENV V=$TARGETOS\n", nil, "linux"},
 	}
 	for _, tc := range tests {

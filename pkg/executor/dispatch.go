@@ -133,7 +133,8 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 }
 
 // declareArgs handles ARG: a build arg overrides the default; without
-// either, a global ARG or predefined platform arg of the same name is used.
+// either, a global ARG or predefined platform arg of the same name is used,
+// else the value the ARG already has in the stage or its base stage.
 func (b *builder) declareArgs(ss *stageState, c *instructions.ArgCommand) error {
 	lex := shell.NewLex(b.graph.Escape)
 	for _, kv := range c.Args {
@@ -152,7 +153,12 @@ func (b *builder) declareArgs(ss *stageState, c *instructions.ArgCommand) error 
 		replaced := false
 		for i := range ss.args {
 			if ss.args[i].name == a.name {
-				ss.args[i], replaced = a, true
+				// Declared again without a value, an ARG keeps the
+				// one it has (from this stage or its base stage).
+				if a.set {
+					ss.args[i] = a
+				}
+				replaced = true
 			}
 		}
 		if !replaced {

@@ -33,7 +33,8 @@ type stageState struct {
 	// dirs[i] is the extracted directory of layers[i]; "" until a step
 	// needs the filesystem.
 	dirs []string
-	// args are the ARGs declared in the stage so far, in order.
+	// args are the ARGs declared in the stage so far, in order, starting
+	// with those of the stage it is built on.
 	args   []stageArg
 	cmdSet bool // CMD given in this stage: ENTRYPOINT then keeps it
 	// triggers are the base image's ONBUILD instructions, run before the
@@ -69,7 +70,10 @@ func (s *stageState) clone() (*stageState, error) {
 	s.mu.Lock()
 	dirs := slices.Clone(s.dirs)
 	s.mu.Unlock()
-	c := &stageState{layers: slices.Clone(s.layers), dirs: dirs, key: s.key, keyIsBase: s.keyIsBase, base: s.base}
+	// A stage built FROM another starts with its ARGs and their values,
+	// as in BuildKit (moby/buildkit#5381).
+	c := &stageState{layers: slices.Clone(s.layers), dirs: dirs, args: slices.Clone(s.args),
+		key: s.key, keyIsBase: s.keyIsBase, base: s.base}
 	if err := json.Unmarshal(raw, &c.cfg); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ocibuilder/builder/internal/testutil"
+	"github.com/ocibuilder/builder/pkg/executor"
 )
 
 // multiStage has two stages that cannot be built and two that can.
@@ -88,5 +89,36 @@ LABEL three=3
 	want := []string{"test base", "ENV ONE=1", "COPY a.txt /a", "COPY --from=two /b /from-two", "LABEL three=3"}
 	if !slices.Equal(by, want) {
 		t.Errorf("history %q, want %q", by, want)
+	}
+}
+
+// TestArgsPassToChildStages: a RUN in a stage built FROM another sees the
+// ARGs declared there, with their defaults or build-arg values, as with
+// BuildKit (moby/buildkit#5381).
+func TestArgsPassToChildStages(t *testing.T) {
+	requireSandbox(t)
+	base := busyboxBase(t)
+	const df = `FROM base AS a
+ARG NAME=base
+FROM a AS child
+RUN echo "name=$NAME" > /out
+FROM a AS redeclared
+ARG NAME
+RUN echo "name=$NAME" > /out
+`
+	for _, tc := range []struct {
+		target string
+		args   map[string]string
+		want   string
+	}{
+		{"child", nil, "name=base\n"},
+		{"child", map[string]string{"NAME": "over"}, "name=over\n"},
+		{"redeclared", nil, "name=base\n"},
+		{"redeclared", map[string]string{"NAME": "over"}, "name=over\n"},
+	} {
+		r := mustRunBuild(t, spec{dockerfile: df, base: base, target: tc.target, buildArgs: tc.args, noContext: true}, executor.SnapshotterOverlay, nil)
+		if got := r.read(t, "/out"); got != tc.want {
+			t.Errorf("target %q, build args %v: /out = %q, want %q", tc.target, tc.args, got, tc.want)
+		}
 	}
 }
