@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -71,28 +72,93 @@ func OpenContext(dir string, ignore []string) (*Context, error) {
 
 // ReadIgnoreFile returns the .dockerignore patterns for a build: a
 // "<Dockerfile>.dockerignore" beside the Dockerfile takes precedence over
-// "<context>/.dockerignore". A missing file means no patterns.
+// "<context>/.dockerignore". A missing file means no patterns, and so
+// does anything but a regular file (see openIgnoreFile).
 func ReadIgnoreFile(contextDir, dockerfile string) ([]string, error) {
-	candidates := []string{filepath.Join(contextDir, ".dockerignore")}
+	type candidate struct{ dir, name string }
+	candidates := []candidate{{contextDir, ".dockerignore"}}
 	if dockerfile != "" && dockerfile != "-" {
-		candidates = append([]string{dockerfile + ".dockerignore"}, candidates...)
+		candidates = append([]candidate{{filepath.Dir(dockerfile), filepath.Base(dockerfile) + ".dockerignore"}}, candidates...)
 	}
-	for _, p := range candidates {
-		f, err := os.Open(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+	for _, c := range candidates {
+		f, err := openIgnoreFile(c.dir, c.name)
 		if err != nil {
-			return nil, fmt.Errorf("reading ignore file: %w", err)
+			return nil, fmt.Errorf("reading ignore file %s: %w", filepath.Join(c.dir, c.name), err)
+		}
+		if f == nil {
+			continue
 		}
 		defer f.Close()
 		pats, err := ignorefile.ReadAll(f)
 		if err != nil {
-			return nil, fmt.Errorf("reading ignore file %s: %w", p, err)
+			return nil, fmt.Errorf("reading ignore file %s: %w", filepath.Join(c.dir, c.name), err)
 		}
 		return pats, nil
 	}
 	return nil, nil
+}
+
+// openIgnoreFile opens the ignore file name in dir as BuildKit reads it
+// from the directory the client sent: symlinks are followed inside dir
+// only, an absolute or ".." target being taken from dir as from the root
+// of a chroot, so no file outside dir is ever read. It returns nil when
+// the path leads to nothing or to anything but a regular file.
+func openIgnoreFile(dir, name string) (*os.File, error) {
+	rel, err := resolve(name, true, hostLink(dir), false)
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rel == "" {
+		return nil, nil
+	}
+	// Lstat first: opening a FIFO would block.
+	fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel)))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil
+	}
+	f, err := fsutil.OpenBeneath(dir, rel)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The entry may have changed since the Lstat.
+	if fi, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil
+	}
+	return f, nil
+}
+
+// hostLink reports, for resolve, whether the slash path cur below the host
+// directory root is a symlink and where it points.
+func hostLink(root string) func(cur string) (string, bool, error) {
+	return func(cur string) (string, bool, error) {
+		p := filepath.Join(root, filepath.FromSlash(cur))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", false, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return "", false, nil
+		}
+		t, err := os.Readlink(p)
+		return t, true, err
+	}
 }
 
 // Root returns the absolute context directory.
@@ -195,17 +261,7 @@ func (c *Context) Open(p string) (*os.File, error) {
 // Resolve follows symlinks in p inside the context. A link whose target
 // leaves the context is an error wrapping ErrOutsideContext.
 func (c *Context) Resolve(p string, followLast bool) (string, error) {
-	return resolve(p, followLast, func(cur string) (string, bool, error) {
-		fi, err := os.Lstat(c.host(cur))
-		if err != nil {
-			return "", false, err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return "", false, nil
-		}
-		t, err := os.Readlink(c.host(cur))
-		return t, true, err
-	}, true)
+	return resolve(p, followLast, hostLink(c.root), true)
 }
 
 // resolve walks p component by component, following links reported by
@@ -254,7 +310,7 @@ func resolve(p string, followLast bool, link func(cur string) (target string, is
 		}
 		hops++
 		if hops > maxHops {
-			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+			return "", fmt.Errorf("%s: %w", p, syscall.ELOOP)
 		}
 		if path.IsAbs(target) {
 			if strict {
