@@ -3,6 +3,7 @@ package executor_test
 import (
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ocibuilder/builder/internal/testutil"
@@ -120,5 +121,61 @@ RUN echo "name=$NAME" > /out
 		if got := r.read(t, "/out"); got != tc.want {
 			t.Errorf("target %q, build args %v: /out = %q, want %q", tc.target, tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestDuplicateStageNames: with a stage name used twice the build goes on,
+// as docker's does: FROM takes the last stage of that name above it, COPY
+// --from the last one in the file.
+func TestDuplicateStageNames(t *testing.T) {
+	r := build(t, spec{
+		dockerfile: `FROM scratch AS x
+COPY a.txt /v
+FROM x AS early
+FROM scratch AS x
+COPY b.txt /v
+FROM x AS late
+COPY --from=early /v /early
+COPY --from=x /v /copied
+`,
+		context: []testutil.Entry{file("a.txt", "A"), file("b.txt", "B")},
+	})
+	r.wantFile(t, "/early", "A")
+	r.wantFile(t, "/v", "B")
+	r.wantFile(t, "/copied", "B")
+}
+
+// TestDuplicateStageNamesKeepTheirHistories: the steps of two stages with
+// one name are told apart across builds, so a cache miss of one is never
+// explained by the other's history.
+func TestDuplicateStageNamesKeepTheirHistories(t *testing.T) {
+	s := spec{
+		dockerfile: `FROM scratch AS x
+COPY a.txt /v
+FROM x AS early
+FROM scratch AS x
+COPY b.txt /v
+`,
+		root:       t.TempDir(),
+		contextDir: newContext(t, file("a.txt", "A"), file("b.txt", "B")),
+	}
+	// The last stage, the second x, first; then the first x.
+	build(t, s)
+	s.target = "early"
+	o := s.options(t)
+	var mu sync.Mutex
+	reasons := map[string]string{}
+	o.Progress = executor.FuncProgress(func(e executor.Event) {
+		if e.Kind == executor.StepCacheMiss {
+			mu.Lock()
+			reasons[e.Name] = e.Reason
+			mu.Unlock()
+		}
+	})
+	if _, err := tryBuild(t, s, o); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reasons["[x 1/1] COPY a.txt /v"], "no earlier build of this step"; got != want {
+		t.Errorf("the first x's COPY missed because %q, want %q (all reasons: %q)", got, want, reasons)
 	}
 }

@@ -32,7 +32,19 @@ func (b *builder) stepID(s *parser.Stage, kind string, i int, loc parser.Locatio
 	if abs, err := filepath.Abs(file); err == nil && file != "" {
 		file = abs
 	}
-	return cache.StepID(ctxDir, file, stageLabel(s), kind, strconv.Itoa(i))
+	return cache.StepID(ctxDir, file, stageID(b.graph, s), kind, strconv.Itoa(i))
+}
+
+// stageID names a stage in step IDs: its label, plus its index when an
+// earlier stage has the same name, so that the steps of two stages
+// sharing a name do not explain their misses by each other's history.
+func stageID(g *parser.Graph, s *parser.Stage) string {
+	for _, o := range g.Stages[:s.Index] {
+		if s.Name != "" && o.Name == s.Name {
+			return stageLabel(s) + "#" + strconv.Itoa(s.Index)
+		}
+	}
+	return stageLabel(s)
 }
 
 // noCache reports whether the stage's steps must run even when their

@@ -54,7 +54,6 @@ func TestParseErrors(t *testing.T) {
 		{name: "copy from bad index", df: "FROM a\nFROM b\nCOPY --from=2 a b\n", want: "Dockerfile:3: invalid stage index 2", wantLine: 3},
 		{name: "copy from negative index", df: "FROM a\nCOPY --from=-1 a b\n", want: "Dockerfile:2: invalid stage index -1", wantLine: 2},
 		{name: "mount from with variable", df: "FROM a\nRUN --mount=from=$X,target=/x true\n", want: "Dockerfile:2: 'from' doesn't support variable expansion, define alias stage instead", wantLine: 2},
-		{name: "duplicate stage", df: "FROM a AS x\nFROM b AS x\n", want: "Dockerfile:2: duplicate stage name \"x\", first defined at Dockerfile:1", wantLine: 2},
 		{name: "unknown target", df: "FROM a AS x\n", opts: Options{Target: "y"}, want: "Dockerfile: target stage \"y\" could not be found"},
 		{name: "line too long", df: long, want: "Dockerfile:2: dockerfile line greater than max allowed size of 65535", wantLine: 2},
 	}

@@ -27,6 +27,10 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 		return err
 	}
 
+	// A name used twice is a warning, as in BuildKit, and means the
+	// stage defined last: FROM sees the last one above it; COPY --from,
+	// RUN --mount from= and --target, resolved once every stage is
+	// known, see the last one in the file.
 	byName := map[string]*Stage{}
 	for _, s := range g.Stages {
 		if err := resolveFrom(s, lex, byName); err != nil {
@@ -35,8 +39,8 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 		if s.Name == "" {
 			continue
 		}
-		if prev, ok := byName[s.Name]; ok {
-			return &Error{Loc: s.Loc, Err: fmt.Errorf("duplicate stage name %q, first defined at %s", s.Name, prev.Loc)}
+		if _, ok := byName[s.Name]; ok {
+			lint.Run(&linter.RuleDuplicateStageName, s.Loc.ranges(), linter.RuleDuplicateStageName.Format(s.Name))
 		}
 		if s.Name == scratchImage || s.Name == "context" {
 			lint.Run(&linter.RuleReservedStageName, s.Loc.ranges(), linter.RuleReservedStageName.Format(s.Name))

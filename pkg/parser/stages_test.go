@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -192,11 +191,43 @@ func TestNeededWithoutTarget(t *testing.T) {
 	}
 }
 
+// TestDuplicateNames: a stage name used twice is a warning, as in
+// BuildKit; FROM refers to the last stage of that name above it, while COPY
+// --from, RUN --mount from= and --target refer to the last in the file.
 func TestDuplicateNames(t *testing.T) {
-	err := parseErr(t, "FROM a AS build\nRUN x\nFROM b AS BUILD\n", Options{})
-	eq(t, err.Error(), `Dockerfile:3: duplicate stage name "build", first defined at Dockerfile:1`)
-	eq(t, err.Loc, Location{File: "Dockerfile", Line: 3, EndLine: 3})
-	if !strings.Contains(err.Error(), "Dockerfile:1") {
-		t.Fatal("first definition not named")
+	const df = "FROM a AS build\n" +
+		"RUN x\n" +
+		"FROM build AS early\n" +
+		"FROM b AS BUILD\n" +
+		"FROM build AS late\n" +
+		"COPY --from=build /x /x\n" +
+		"RUN --mount=from=build,target=/m true\n"
+	g := mustParse(t, df, Options{})
+	first, second := g.Stages[0], g.Stages[2]
+	if g.Stages[1].From.Stage != first {
+		t.Errorf("FROM build above the second build stage refers to %v, want stage 0", g.Stages[1].From)
+	}
+	late := g.Stages[3]
+	if late.From.Stage != second {
+		t.Errorf("FROM build below both refers to %v, want stage 2", late.From)
+	}
+	if got := late.Steps[0].From; got != second {
+		t.Errorf("COPY --from=build refers to %v, want stage 2", got)
+	}
+	if got := late.Steps[1].MountStages; len(got) != 1 || got[0] != second {
+		t.Errorf("RUN --mount from=build refers to %v, want stage 2", got)
+	}
+	var warnings []string
+	for _, w := range g.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	eq(t, warnings, []string{
+		`Dockerfile:4: StageNameCasing: Stage name 'BUILD' should be lowercase`,
+		`Dockerfile:4: DuplicateStageName: Duplicate stage name "build", stage names should be unique`,
+	})
+
+	g = mustParse(t, df, Options{Target: "build"})
+	if g.Target.Index != 2 {
+		t.Errorf("--target build is stage %d, want 2", g.Target.Index)
 	}
 }
