@@ -87,6 +87,28 @@ MAINTAINER someone
 	}
 }
 
+// TestScratchConfig: the config of an image built FROM scratch starts as
+// BuildKit's empty image does (dockerfile2llb's emptyImage): "/" as working
+// directory and docker's default PATH, for stages built on it too.
+func TestScratchConfig(t *testing.T) {
+	for _, df := range []string{
+		"FROM scratch\nCOPY a.txt /a\n",
+		"FROM scratch AS s\nFROM s\nCOPY a.txt /a\n",
+	} {
+		r := build(t, spec{dockerfile: df, context: []testutil.Entry{file("a.txt", "A")}})
+		c := r.img.Config
+		if c.Config.WorkingDir != "/" {
+			t.Errorf("%q: WorkingDir %q, want \"/\"", df, c.Config.WorkingDir)
+		}
+		if want := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}; !slices.Equal(c.Config.Env, want) {
+			t.Errorf("%q: Env %q, want %q", df, c.Config.Env, want)
+		}
+		if c.OS != "linux" || c.Architecture != runtime.GOARCH || c.RootFS.Type != "layers" {
+			t.Errorf("%q: os %q, architecture %q, rootfs type %q", df, c.OS, c.Architecture, c.RootFS.Type)
+		}
+	}
+}
+
 func TestShellForms(t *testing.T) {
 	tests := []struct {
 		name           string

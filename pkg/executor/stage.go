@@ -126,9 +126,13 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Write
 		ss := &stageState{}
 		ss.cfg.Created = ptrTime(b.created())
 		ss.cfg.OS = platform.OS
+		ss.cfg.OSVersion = platform.OSVersion
 		ss.cfg.Architecture = platform.Architecture
 		ss.cfg.Variant = platform.Variant
 		ss.cfg.RootFS.Type = "layers"
+		// BuildKit's empty image (dockerfile2llb's emptyImage) has "/"
+		// as working directory and docker's default PATH.
+		ss.cfg.Config.WorkingDir = "/"
 		ss.cfg.Config.Env = []string{defaultPath}
 		ss.base = "scratch"
 		ss.key, ss.keyIsBase = digest.FromString("scratch "+oci.PlatformString(platform)), true
