@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,5 +72,26 @@ func TestRunUnknownUser(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `unknown user "guest"`) {
 		t.Errorf("error %v does not name the unknown user", err)
+	}
+}
+
+// TestRunUserGroups: the groups a RUN step's process holds are BuildKit's:
+// the primary group and the /etc/group memberships of the user,
+// which only count when USER names no group.
+func TestRunUserGroups(t *testing.T) {
+	requireSandbox(t)
+	df := "FROM base\n"
+	for i, u := range []string{"app", "4321", "1000:0", "app:wheel", "root"} {
+		df += fmt.Sprintf("USER %s\nRUN grep -E '^(Uid|Gid|Groups):' /proc/self/status | tr -s '\\t ' ' ' > /tmp/%d\n", u, i)
+	}
+	r := mustRunBuild(t, spec{dockerfile: df, base: busyboxBase(t), noContext: true}, "", nil)
+	for i, want := range []string{
+		"Uid: 1000 1000 1000 1000\nGid: 1000 1000 1000 1000\nGroups: 10 1000 \n",
+		"Uid: 4321 4321 4321 4321\nGid: 0 0 0 0\nGroups: 0 \n",
+		"Uid: 1000 1000 1000 1000\nGid: 0 0 0 0\nGroups: 0 \n",
+		"Uid: 1000 1000 1000 1000\nGid: 10 10 10 10\nGroups: 10 \n",
+		"Uid: 0 0 0 0\nGid: 0 0 0 0\nGroups: 0 \n",
+	} {
+		r.wantFile(t, fmt.Sprintf("/tmp/%d", i), want)
 	}
 }

@@ -159,40 +159,47 @@ func readIDFile(view source.FS, file string) ([]idEntry, error) {
 }
 
 // resolveUser turns a USER value ("name", "uid", "name:group", …) into the
-// ids a process runs with. Supplementary groups are the /etc/group entries
-// that list the user by name; a missing /etc/group just means none.
+// ids a process runs with, as BuildKit's executor does: "uid:gid" in
+// numbers (or "root") needs no /etc/passwd; a user's /etc/group
+// memberships become supplementary groups only when USER names no group;
+// and the primary group always leads the supplementary ones.
 func resolveUser(spec string, view source.FS) (Identity, error) {
 	if spec == "" {
 		spec = "0"
+	}
+	userPart, groupPart, explicitGroup := strings.Cut(spec, ":")
+	uid, uidOK := ownerID(userPart)
+	gid, gidOK := ownerID(groupPart)
+	if uidOK && gidOK {
+		id := Identity{UID: uid, GID: gid, Groups: []uint32{gid}}
+		if e, found, err := findEntryByID(view, uid); err == nil && found {
+			id.Home = e.home
+		}
+		return id, nil
 	}
 	id, err := parseChown(spec, view)
 	if err != nil {
 		return Identity{}, err
 	}
-	userPart, _, _ := strings.Cut(spec, ":")
 	name := userPart
 	if _, numeric := numericID(userPart); numeric {
 		// A numeric user takes its passwd entry's group, or group 0
 		// when it has none (docker runs "USER 1234" as 1234:0), and
 		// the supplementary groups of its passwd name.
 		name = ""
-		if !strings.Contains(spec, ":") {
+		if !explicitGroup {
 			id.GID = 0
 		}
-		if entries, err := readIDFile(view, "etc/passwd"); err == nil {
-			for _, e := range entries {
-				if e.id == id.UID {
-					name = e.name
-					id.Home = e.home
-					if !strings.Contains(spec, ":") {
-						id.GID = e.gid
-					}
-					break
-				}
+		if e, found, err := findEntryByID(view, id.UID); err == nil && found {
+			name = e.name
+			id.Home = e.home
+			if !explicitGroup {
+				id.GID = e.gid
 			}
 		}
 	}
-	if name == "" {
+	id.Groups = []uint32{id.GID}
+	if name == "" || explicitGroup {
 		return id, nil
 	}
 	groups, err := readIDFile(view, "etc/group")
@@ -200,11 +207,25 @@ func resolveUser(spec string, view source.FS) (Identity, error) {
 		return id, nil
 	}
 	for _, g := range groups {
-		if g.id != id.GID && slices.Contains(g.members, name) {
+		if !slices.Contains(id.Groups, g.id) && slices.Contains(g.members, name) {
 			id.Groups = append(id.Groups, g.id)
 		}
 	}
 	return id, nil
+}
+
+// findEntryByID finds the /etc/passwd entry of uid.
+func findEntryByID(view source.FS, uid uint32) (idEntry, bool, error) {
+	entries, err := readIDFile(view, "etc/passwd")
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	for _, e := range entries {
+		if e.id == uid {
+			return e, true, nil
+		}
+	}
+	return idEntry{}, false, nil
 }
 
 // workdirOwner resolves the owner of a directory WORKDIR creates, as
