@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"syscall"
 )
 
 // HasMeta reports whether p contains wildcard characters.
@@ -35,9 +36,11 @@ func Glob(fsys FS, pattern string) ([]string, error) {
 		for _, dir := range matches {
 			if !HasMeta(part) {
 				p := path.Join(dir, part)
+				// A wildcard before may have matched a file: nothing
+				// is below it.
 				if _, err := fsys.Lstat(p); err == nil {
 					next = append(next, p)
-				} else if !errors.Is(err, fs.ErrNotExist) {
+				} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 					return nil, err
 				}
 				continue

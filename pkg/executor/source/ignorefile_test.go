@@ -140,3 +140,22 @@ func mustSymlink(t *testing.T, target, p string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGlobThroughFiles: a wildcard component that matches files as well
+// as directories selects only what exists below the directories.
+func TestGlobThroughFiles(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "d/a/x.txt"), "x")
+	mustWrite(t, filepath.Join(dir, "d/y.txt"), "y")
+	c, err := OpenContext(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Glob(c, "d/*/x.txt")
+	if err != nil {
+		t.Fatalf("Glob: %v", err)
+	}
+	if want := []string{"d/a/x.txt"}; !slices.Equal(got, want) {
+		t.Errorf("Glob = %q, want %q", got, want)
+	}
+}
