@@ -6,7 +6,7 @@ STATE   := build/state
 BUSYBOX := build/busybox
 FUZZTIME ?= 30s
 
-.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean bench
+.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean bench compare
 
 all: build
 
@@ -59,6 +59,17 @@ bench: build busybox-base
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
 	$(GO) run ./scripts/bench -rounds $(ROUNDS) -run '$(BENCH_RUN)' -work build/bench \
 		-builder $(BIN) -busybox $(BUSYBOX) -debian $(DEBIAN) $(if $(BASELINE),-baseline $(BASELINE))
+
+## compare: build each CONTEXT (default: the examples and scripts/compare/cases/*)
+## with this builder and with buildah (as root) and print how the images
+## differ; DOCKERFILE names the Dockerfile of a single CONTEXT.
+CONTEXT    ?= $(wildcard examples/*/) $(wildcard scripts/compare/cases/*/)
+DOCKERFILE ?=
+
+compare: build busybox-base examples/hello/hello
+	@scripts/bench-deps.sh
+	$(GO) run ./scripts/compare -work build/compare -builder $(BIN) -base busybox=$(BUSYBOX) \
+		$(if $(DOCKERFILE),-f $(DOCKERFILE)) $(CONTEXT)
 
 vet:
 	gofmt -l $$($(GO) list -f '{{.Dir}}' ./...) | (! grep .)

@@ -1,0 +1,417 @@
+// Command compare builds one Dockerfile and context with this project's
+// builder and with buildah, and prints how the two images differ: the
+// config fields a container starts with (Env, Entrypoint, Cmd, WorkingDir,
+// User, ExposedPorts, Volumes, Labels, StopSignal, Shell, Healthcheck,
+// OnBuild, platform) and the unpacked filesystems (paths, types, modes,
+// owners, link targets, content digests, xattrs; mtimes ignored; layers
+// merged with whiteouts applied). History, creation times, layer
+// boundaries and buildah's io.buildah.version label are left out as noise.
+//
+// Bases come from local OCI layouts (-base NAME=DIR, default
+// busybox=build/busybox). The builder gets each as the named context NAME;
+// buildah pulls the same image from a docker-registry started on loopback
+// and names it NAME in its storage, where `FROM NAME` finds it. buildah
+// runs with chroot isolation and vfs storage in a state directory of its
+// own. Run it as root:
+//
+//	go run ./scripts/compare examples/app scripts/compare/cases/*
+//
+// Each CONTEXT is built from its Dockerfile (or -f, with one CONTEXT).
+// Exit status: 0 when the images match, 1 when some differ (or only one
+// tool could build), 2 on any other error (with one CONTEXT, also when
+// neither tool built it).
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/internal/registryserver"
+	"github.com/ocibuilder/builder/pkg/layer"
+	"github.com/ocibuilder/builder/pkg/oci"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	differ, err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	switch {
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "compare: %v\n", err)
+		os.Exit(2)
+	case differ:
+		os.Exit(1)
+	}
+}
+
+// options are the command line's settings, paths absolute.
+type options struct {
+	// dockerfile is set with -f, for a single context.
+	dockerfile string
+	contexts   []string
+	builder    string
+	buildah    string
+	driver     string
+	work       string
+	target     string
+	bases      map[string]string
+	buildArgs  []string
+}
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseFlags(args []string) (options, error) {
+	o := options{bases: map[string]string{}}
+	var bases, buildArgs listFlag
+	f := flag.NewFlagSet("compare", flag.ContinueOnError)
+	f.StringVar(&o.dockerfile, "f", "", "Dockerfile, with a single CONTEXT (default CONTEXT/Dockerfile)")
+	f.StringVar(&o.builder, "builder", "bin/builder", "this project's builder binary")
+	f.StringVar(&o.buildah, "buildah", "buildah", "buildah binary")
+	f.StringVar(&o.driver, "buildah-storage-driver", "vfs", "buildah's storage driver")
+	f.StringVar(&o.work, "work", "build/compare", "work directory (emptied first; the images and their unpacked trees stay there)")
+	f.StringVar(&o.target, "target", "", "stage to build")
+	f.Var(&bases, "base", "base image NAME=OCI-LAYOUT-DIR, for FROM NAME (repeatable; default busybox=build/busybox)")
+	f.Var(&buildArgs, "build-arg", "KEY=VALUE given to both tools (repeatable)")
+	if err := f.Parse(args); err != nil {
+		return o, err
+	}
+	if f.NArg() == 0 {
+		return o, errors.New("no build context given")
+	}
+	if o.dockerfile != "" && f.NArg() > 1 {
+		return o, errors.New("-f needs a single build context")
+	}
+	for _, c := range f.Args() {
+		abs, err := filepath.Abs(c)
+		if err != nil {
+			return o, fmt.Errorf("resolving %s: %w", c, err)
+		}
+		o.contexts = append(o.contexts, abs)
+	}
+	if len(bases) == 0 {
+		bases = listFlag{"busybox=build/busybox"}
+	}
+	for _, b := range bases {
+		name, dir, ok := strings.Cut(b, "=")
+		if !ok || name == "" || dir == "" {
+			return o, fmt.Errorf("-base %q: want NAME=DIR", b)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return o, fmt.Errorf("-base %q: %w", b, err)
+		}
+		o.bases[name] = abs
+	}
+	o.buildArgs = buildArgs
+	for _, p := range []*string{&o.dockerfile, &o.work, &o.builder} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return o, fmt.Errorf("resolving %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	if strings.ContainsRune(o.buildah, '/') {
+		abs, err := filepath.Abs(o.buildah)
+		if err != nil {
+			return o, fmt.Errorf("resolving %s: %w", o.buildah, err)
+		}
+		o.buildah = abs
+	}
+	return o, nil
+}
+
+// run builds with both tools, prints the differences to w and reports
+// whether there were any.
+func run(ctx context.Context, args []string, w io.Writer) (bool, error) {
+	o, err := parseFlags(args)
+	if err != nil {
+		return false, err
+	}
+	for _, bin := range []string{o.builder, o.buildah, "skopeo", registryserver.DefaultBinary} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return false, fmt.Errorf("%s not found (make build; scripts/bench-deps.sh installs the others): %w", bin, err)
+		}
+	}
+	if err := os.RemoveAll(o.work); err != nil {
+		return false, fmt.Errorf("emptying the work directory: %w", err)
+	}
+	for _, d := range []string{"tmp", "cases"} {
+		if err := os.MkdirAll(filepath.Join(o.work, d), 0o755); err != nil {
+			return false, fmt.Errorf("creating the work directory: %w", err)
+		}
+	}
+	reg, err := startRegistry(ctx, filepath.Join(o.work, "registry"))
+	if err != nil {
+		return false, err
+	}
+	defer reg.Stop()
+	for name, dir := range o.bases {
+		if _, err := output(ctx, nil, "skopeo", "copy", "-q", "--dest-tls-verify=false",
+			"oci:"+dir+":latest", "docker://"+reg.Host()+"/"+name+":latest"); err != nil {
+			return false, fmt.Errorf("pushing base %s (make busybox-base): %w", name, err)
+		}
+	}
+	// buildah's temporary files (in /var/tmp otherwise) stay in the work
+	// directory.
+	env := []string{"TMPDIR=" + filepath.Join(o.work, "tmp")}
+	defer removeBuildahState(o, env)
+	if err := pullBases(ctx, o, reg.Host(), env); err != nil {
+		return false, err
+	}
+
+	store, err := oci.OpenStore(filepath.Join(o.work, "store"))
+	if err != nil {
+		return false, err
+	}
+	var differ, failed int
+	for i, c := range o.contexts {
+		bc := buildCase{context: c, dockerfile: o.dockerfile, dir: filepath.Join(o.work, "cases", fmt.Sprintf("%02d-%s", i+1, filepath.Base(c)))}
+		if bc.dockerfile == "" {
+			bc.dockerfile = filepath.Join(c, "Dockerfile")
+		}
+		diffs, err := compareCase(ctx, o, bc, store, env, w)
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(w, "%s: %v\n", bc.dockerfile, err)
+		case diffs:
+			differ++
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+	}
+	if len(o.contexts) > 1 {
+		fmt.Fprintf(w, "\n%d builds: %d match, %d differ, %d not compared\n",
+			len(o.contexts), len(o.contexts)-differ-failed, differ, failed)
+	}
+	if failed > 0 && len(o.contexts) == 1 {
+		return false, errors.New("the build was not compared")
+	}
+	return differ > 0, nil
+}
+
+// buildCase is one Dockerfile and context to build with both tools; dir
+// receives the images, their unpacked trees and the logs.
+type buildCase struct {
+	dockerfile, context, dir string
+}
+
+// compareCase builds c with both tools, prints how the images differ and
+// reports whether they do. When only one tool builds, that is the
+// difference; an error means nothing could be compared.
+func compareCase(ctx context.Context, o options, c buildCase, store *oci.Store, env []string, w io.Writer) (bool, error) {
+	if err := os.MkdirAll(filepath.Join(c.dir, "out"), 0o755); err != nil {
+		return false, fmt.Errorf("creating %s: %w", c.dir, err)
+	}
+	builderOut, buildahOut := filepath.Join(c.dir, "out", "builder"), filepath.Join(c.dir, "out", "buildah")
+	builderErr := buildWithBuilder(ctx, o, c, builderOut, env)
+	buildahErr := buildWithBuildah(ctx, o, c, buildahOut, env)
+	switch {
+	case builderErr != nil && buildahErr != nil:
+		return false, fmt.Errorf("both builds failed\nbuilder: %w\nbuildah: %w", builderErr, buildahErr)
+	case builderErr != nil:
+		fmt.Fprintf(w, "%s: builder failed, buildah built:\n%v\n", c.dockerfile, builderErr)
+		return true, nil
+	case buildahErr != nil:
+		fmt.Fprintf(w, "%s: buildah failed, builder built:\n%v\n", c.dockerfile, buildahErr)
+		return true, nil
+	}
+	a, err := unpack(ctx, store, builderOut, filepath.Join(c.dir, "rootfs", "builder"))
+	if err != nil {
+		return false, fmt.Errorf("builder's image: %w", err)
+	}
+	b, err := unpack(ctx, store, buildahOut, filepath.Join(c.dir, "rootfs", "buildah"))
+	if err != nil {
+		return false, fmt.Errorf("buildah's image: %w", err)
+	}
+	diffs := append(CompareConfigs(a.img.Config, b.img.Config), CompareTrees(a.tree, b.tree)...)
+	fmt.Fprintf(w, "%s: builder %d layers, buildah %d layers; %d differences\n",
+		c.dockerfile, len(a.img.Layers), len(b.img.Layers), len(diffs))
+	for _, d := range diffs {
+		fmt.Fprintln(w, "  "+d.String())
+	}
+	return len(diffs) > 0, nil
+}
+
+// pullBases pulls each base into buildah's storage from the registry and
+// names it as FROM does: a short name is looked up among local images
+// before any registry is asked, so no alias of the system's
+// registries.conf can send it elsewhere.
+func pullBases(ctx context.Context, o options, host string, env []string) error {
+	for name := range o.bases {
+		ref := host + "/" + name + ":latest"
+		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, "pull", "-q", "--tls-verify=false", ref)...); err != nil {
+			return fmt.Errorf("buildah pulling base %s: %w", name, err)
+		}
+		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, "tag", ref, name+":latest")...); err != nil {
+			return fmt.Errorf("buildah naming base %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func buildWithBuilder(ctx context.Context, o options, c buildCase, out string, env []string) error {
+	args := []string{"build", "--root", filepath.Join(o.work, "state", "builder"), "--progress", "plain",
+		"-f", c.dockerfile, "-t", "compare:latest", "-o", "type=oci,dest=" + out + ",tar=false"}
+	for name, dir := range o.bases {
+		args = append(args, "--build-context", name+"=oci-layout://"+dir+":latest")
+	}
+	for _, a := range o.buildArgs {
+		args = append(args, "--build-arg", a)
+	}
+	if o.target != "" {
+		args = append(args, "--target", o.target)
+	}
+	return runLogged(ctx, filepath.Join(c.dir, "builder.log"), env, o.builder, append(args, c.context)...)
+}
+
+func buildahGlobal(o options, args ...string) []string {
+	return append([]string{"--root", filepath.Join(o.work, "state", "buildah", "root"),
+		"--runroot", filepath.Join(o.work, "state", "buildah", "runroot"), "--storage-driver", o.driver}, args...)
+}
+
+func buildWithBuildah(ctx context.Context, o options, c buildCase, out string, env []string) error {
+	args := buildahGlobal(o, "bud", "--isolation", "chroot", "--pull=never",
+		"-f", c.dockerfile, "-t", "compare:latest")
+	for _, a := range o.buildArgs {
+		args = append(args, "--build-arg", a)
+	}
+	if o.target != "" {
+		args = append(args, "--target", o.target)
+	}
+	log := filepath.Join(c.dir, "buildah.log")
+	if err := runLogged(ctx, log, env, o.buildah, append(args, c.context)...); err != nil {
+		return err
+	}
+	return runLogged(ctx, log, env, o.buildah, buildahGlobal(o, "push", "compare:latest", "oci:"+out+":latest")...)
+}
+
+// removeBuildahState lets buildah drop what it made; the work directory
+// keeps the rest for a look.
+func removeBuildahState(o options, env []string) {
+	ctx := context.Background()
+	for _, args := range [][]string{{"rm", "-a"}, {"rmi", "-a", "-f"}} {
+		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, args...)...); err != nil {
+			fmt.Fprintf(os.Stderr, "compare: %v\n", err)
+		}
+	}
+}
+
+// image is one tool's output, read and unpacked.
+type image struct {
+	img  *oci.Image
+	tree Tree
+}
+
+// unpack reads the only image of the layout dir and applies its layers
+// onto root. Device nodes are never created: each is listed in the tree
+// as a "device" entry instead.
+func unpack(ctx context.Context, store *oci.Store, dir, root string) (*image, error) {
+	img, err := oci.ReadLayout(ctx, dir, "", ocispec.Platform{}, store)
+	if err != nil {
+		return nil, err
+	}
+	devices := map[string]bool{}
+	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, SkipDevices: func(name string) { devices[name] = true }}
+	for i, l := range img.Layers {
+		if err := applyLayer(ctx, store, l, root, opts); err != nil {
+			return nil, fmt.Errorf("applying layer %d (%s): %w", i, l.Digest, err)
+		}
+	}
+	tree, err := ReadTree(root)
+	if err != nil {
+		return nil, err
+	}
+	for name := range devices {
+		tree[filepath.Join("/", name)] = Entry{Type: "device"}
+	}
+	return &image{img: img, tree: tree}, nil
+}
+
+func applyLayer(ctx context.Context, store *oci.Store, l ocispec.Descriptor, root string, opts layer.ApplyOptions) error {
+	rc, err := store.Open(l.Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = layer.Apply(ctx, root, rc, opts)
+	return err
+}
+
+// startRegistry runs docker-registry on a loopback port with its storage
+// and log under dir.
+func startRegistry(ctx context.Context, dir string) (*registryserver.Server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating registry directory: %w", err)
+	}
+	log, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return nil, fmt.Errorf("creating registry log: %w", err)
+	}
+	// The server writes the log until it stops; the file closes with
+	// the process.
+	return registryserver.Start(ctx, registryserver.Options{Dir: dir, Output: log})
+}
+
+// runLogged runs a command with its output appended to the file log; an
+// error carries the log's last lines.
+func runLogged(ctx context.Context, log string, env []string, name string, args ...string) error {
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening log: %w", err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "+ %s %s\n", name, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w (log %s):\n%s", filepath.Base(name), err, log, tail(log, 8))
+	}
+	return nil
+}
+
+// tail is the last n lines of the file p.
+func tail(p string, n int) string {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+// output runs a command and returns its standard output.
+func output(ctx context.Context, env []string, name string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
