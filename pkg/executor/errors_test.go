@@ -34,7 +34,7 @@ func TestBuildErrors(t *testing.T) {
 		{name: "unknown chown user", df: "FROM base\nCOPY --chown=ghost a.txt /a\n", line: 2, want: "ghost"},
 		{name: "destination under a file", df: "FROM base\nCOPY a.txt /etc/passwd/x\n", line: 2},
 		{name: "WORKDIR on a file", df: "FROM base\nWORKDIR /etc/passwd\n", line: 2, want: "/etc/passwd"},
-		{name: "WORKDIR with unknown USER", df: "FROM base\nUSER ghost\nWORKDIR /new\n", line: 3, want: "ghost"},
+		{name: "RUN as unknown USER", df: "FROM base\nUSER ghost\nWORKDIR /new\nRUN true\n", line: 4, want: "ghost"},
 		{name: "STOPSIGNAL", df: "FROM scratch\nSTOPSIGNAL SIGNOPE\n", line: 2, want: "SIGNOPE"},
 		{name: "STOPSIGNAL number", df: "FROM scratch\nSTOPSIGNAL 99\n", line: 2, want: "99"},
 		{name: "EXPOSE protocol", df: "FROM scratch\nEXPOSE 80/xyz\n", line: 2, want: "xyz"},
