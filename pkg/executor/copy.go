@@ -165,8 +165,8 @@ func (c *copier) copyUpDir(p string, fi fs.FileInfo) error {
 	if err := c.upper.Chmod(p, toOSMode(fi.Mode())); err != nil {
 		return fmt.Errorf("copying up %q: %w", "/"+p, err)
 	}
-	if hp, err := c.lower.HostPath(p); err == nil {
-		if err := c.copyXattrs(hp, p); err != nil {
+	if xs, err := c.lower.Xattrs(p); err == nil {
+		if err := c.copyXattrs(xs, p); err != nil {
 			return err
 		}
 	}
@@ -368,8 +368,8 @@ func (c *copier) applyMeta(fsys source.FS, src, dst string, fi fs.FileInfo) erro
 		if err := c.upper.Chmod(dst, c.modeFor(fi)); err != nil {
 			return fmt.Errorf("chmod %q: %w", "/"+dst, err)
 		}
-		if hp, ok := hostPath(fsys, src); ok {
-			if err := c.copyXattrs(hp, dst); err != nil {
+		if xs, ok := xattrsOf(fsys, src); ok {
+			if err := c.copyXattrs(xs, dst); err != nil {
 				return err
 			}
 		}
@@ -397,23 +397,24 @@ func toOSMode(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }
 
-func hostPath(fsys source.FS, p string) (string, bool) {
-	type hostPather interface {
-		HostPath(p string) (string, error)
+// xattrsOf returns the extended attributes of the source entry p when
+// fsys keeps them (a stage's layers do).
+func xattrsOf(fsys source.FS, p string) (map[string][]byte, bool) {
+	type xattrer interface {
+		Xattrs(p string) (map[string][]byte, error)
 	}
-	hp, ok := fsys.(hostPather)
+	x, ok := fsys.(xattrer)
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	h, err := hp.HostPath(p)
-	return h, err == nil
+	xs, err := x.Xattrs(p)
+	return xs, err == nil
 }
 
-// copyXattrs copies the extended attributes of the host file src onto the
+// copyXattrs sets the extended attributes xs of a source entry on the
 // upper entry dst, leaving out overlayfs' and SELinux's own.
-func (c *copier) copyXattrs(src, dst string) error {
-	names, err := listXattrs(src)
-	if err != nil || len(names) == 0 {
+func (c *copier) copyXattrs(xs map[string][]byte, dst string) error {
+	if len(xs) == 0 {
 		return nil
 	}
 	f, err := c.upper.OpenFile(dst, unix.O_PATH|unix.O_NOFOLLOW, 0)
@@ -422,12 +423,8 @@ func (c *copier) copyXattrs(src, dst string) error {
 	}
 	defer f.Close()
 	proc := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	for _, n := range names {
+	for n, v := range xs {
 		if strings.HasPrefix(n, "trusted.overlay.") || strings.HasPrefix(n, "user.overlay.") || n == "security.selinux" {
-			continue
-		}
-		v, err := getXattr(src, n)
-		if err != nil {
 			continue
 		}
 		if err := unix.Setxattr(proc, n, v, 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
@@ -435,38 +432,6 @@ func (c *copier) copyXattrs(src, dst string) error {
 		}
 	}
 	return nil
-}
-
-func listXattrs(p string) ([]string, error) {
-	sz, err := unix.Llistxattr(p, nil)
-	if err != nil || sz == 0 {
-		return nil, err
-	}
-	buf := make([]byte, sz)
-	sz, err = unix.Llistxattr(p, buf)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, n := range strings.Split(string(buf[:sz]), "\x00") {
-		if n != "" {
-			out = append(out, n)
-		}
-	}
-	return out, nil
-}
-
-func getXattr(p, name string) ([]byte, error) {
-	sz, err := unix.Lgetxattr(p, name, nil)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, sz)
-	sz, err = unix.Lgetxattr(p, name, buf)
-	if err != nil {
-		return nil, err
-	}
-	return buf[:sz], nil
 }
 
 // parentFd opens the parent directory of p inside the upper, for *at

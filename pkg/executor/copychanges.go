@@ -3,50 +3,80 @@ package executor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
-	"path/filepath"
+	"slices"
 	"syscall"
 
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/layer"
 )
 
 // changes reports what the step wrote into the upper directory, in the
-// order layer.Changes requires (WalkDir's). Every entry the copier wrote
-// is a change even when its metadata equals the entry below: a copied file
-// keeps its source's mtime, so a different file of the same size, mode,
-// owner and mtime would be dropped by a metadata diff. Directories that
-// were only copied up to reach a destination below them are left out
-// while their metadata is unchanged.
+// order layer.Changes requires: depth first, names in byte order, a
+// directory before its children. Every entry the copier wrote is a change
+// even when its metadata equals the entry below: a copied file keeps its
+// source's mtime, so a different file of the same size, mode, owner and
+// mtime would be dropped by a metadata diff. Directories that were only
+// copied up to reach a destination below them are left out while their
+// metadata is unchanged. The upper directory is walked through directory
+// descriptors, so a path is limited only by what the image allows.
 func (c *copier) changes() layer.Changes {
 	return func(ctx context.Context, fn layer.ChangeFunc) error {
-		return filepath.WalkDir(c.upperDir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(c.upperDir, p)
-			if err != nil || rel == "." {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if below, ok := c.copiedUp[rel]; ok && sameMeta(fi, below) {
-				return nil
-			}
+		root, err := fsutil.OpenDir(c.upperDir)
+		if err != nil {
+			return fmt.Errorf("reading the step's changes: %w", err)
+		}
+		defer root.Close()
+		return c.walkChanges(ctx, fn, root, "")
+	}
+}
+
+// walkChanges reports the entries of dir, the upper directory at rel, and
+// everything below them.
+func (c *copier) walkChanges(ctx context.Context, fn layer.ChangeFunc, dir *fsutil.Dir, rel string) error {
+	names, err := dir.Names()
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := name
+		if rel != "" {
+			p = rel + "/" + name
+		}
+		fi, err := dir.Lstat(name)
+		if err != nil {
+			return err
+		}
+		if below, ok := c.copiedUp[p]; !ok || !sameMeta(fi, below) {
 			kind := layer.ChangeAdd
-			if _, err := c.lower.Lstat(rel); err == nil {
+			if _, err := c.lower.Lstat(p); err == nil {
 				kind = layer.ChangeModify
 			} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 				return err
 			}
-			return fn(kind, rel, fi)
-		})
+			if err := fn(kind, p, fi); err != nil {
+				return err
+			}
+		}
+		if !fi.IsDir() {
+			continue
+		}
+		sub, err := dir.OpenDir(name)
+		if err != nil {
+			return err
+		}
+		err = c.walkChanges(ctx, fn, sub, p)
+		sub.Close()
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // sameMeta reports whether a copied-up directory still has the owner,

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -33,20 +31,23 @@ const whiteoutOpaque = whiteoutPrefix + whiteoutPrefix + ".opq"
 // before its first changed descendant, with its metadata read from root,
 // so extraction recreates it with the right owner and mode. Deletions
 // become OCI whiteouts. Sockets are skipped: they cannot live in an image.
+//
+// Entries are read through directory descriptors, each reached from root
+// by one openat2 that keeps it below root, so the only limit on a name is
+// the kernel's own on a path inside the tree, however deep root lies.
 func WriteTar(ctx context.Context, w io.Writer, root string, ch Changes, o TarOptions) error {
-	r, err := os.OpenRoot(root)
+	r, err := fsutil.OpenDir(root)
 	if err != nil {
 		return fmt.Errorf("opening layer root: %w", err)
 	}
-	defer r.Close()
 	tw := &tarWriter{
-		tw:      tar.NewWriter(w),
-		root:    r,
-		opts:    o,
-		dirs:    make(map[string]bool),
-		inodes:  make(map[inode]string),
-		rootDir: root,
+		tw:     tar.NewWriter(w),
+		root:   r,
+		opts:   o,
+		dirs:   make(map[string]bool),
+		inodes: make(map[inode]string),
 	}
+	defer tw.close()
 	err = ch(ctx, func(k ChangeKind, p string, _ fs.FileInfo) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -71,16 +72,83 @@ type inode struct {
 
 // tarWriter carries the state of one WriteTar call.
 type tarWriter struct {
-	tw      *tar.Writer
-	root    *os.Root
-	rootDir string
-	opts    TarOptions
+	tw   *tar.Writer
+	root *fsutil.Dir
+	opts TarOptions
+	// open holds directories on the path to the last entry, outermost
+	// first: changes arrive depth first, so an entry's directory is
+	// usually open already.
+	open []openDir
 	// dirs holds directories already written.
 	dirs map[string]bool
 	// inodes maps a multiply-linked file to the first name written for it.
 	inodes map[inode]string
 	// buf carries file content: large, so a big file costs few reads.
 	buf []byte
+}
+
+// openDir is a directory below the root and its slash path.
+type openDir struct {
+	rel string
+	d   *fsutil.Dir
+}
+
+// close releases the directories still open.
+func (t *tarWriter) close() {
+	for _, o := range t.open {
+		o.d.Close()
+	}
+	t.open = nil
+	t.root.Close()
+}
+
+// at returns the directory holding p, opened below the root, and p's name
+// in it. Directories no longer on the way to p are closed; a directory one
+// level below an open one is opened from it by name, any other with one
+// openat2 from the deepest open ancestor.
+func (t *tarWriter) at(p string) (*fsutil.Dir, string, error) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return t.root, p, nil
+	}
+	dir, base := p[:i], p[i+1:]
+	for len(t.open) > 0 {
+		top := t.open[len(t.open)-1]
+		if top.rel == dir {
+			return top.d, base, nil
+		}
+		if strings.HasPrefix(dir, top.rel) && dir[len(top.rel)] == '/' {
+			break
+		}
+		top.d.Close()
+		t.open = t.open[:len(t.open)-1]
+	}
+	from, rest := t.root, dir
+	if len(t.open) > 0 {
+		top := t.open[len(t.open)-1]
+		from, rest = top.d, dir[len(top.rel)+1:]
+	}
+	var d *fsutil.Dir
+	var err error
+	if strings.IndexByte(rest, '/') < 0 {
+		d, err = from.OpenDir(rest)
+	} else {
+		d, err = from.OpenDirBeneath(rest)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("opening directory %s: %w", dir, err)
+	}
+	t.open = append(t.open, openDir{rel: dir, d: d})
+	return d, base, nil
+}
+
+// lstat describes p without following a final symlink.
+func (t *tarWriter) lstat(p string) (fs.FileInfo, error) {
+	d, base, err := t.at(p)
+	if err != nil {
+		return nil, err
+	}
+	return d.Lstat(base)
 }
 
 // copyBufferSize is the read size for file content.
@@ -124,7 +192,7 @@ func (t *tarWriter) parents(p string) error {
 		if t.dirs[dir] {
 			continue
 		}
-		fi, err := t.root.Lstat(dir)
+		fi, err := t.lstat(dir)
 		if err != nil {
 			return fmt.Errorf("reading parent directory %s: %w", dir, err)
 		}
@@ -140,7 +208,7 @@ func (t *tarWriter) parents(p string) error {
 
 // entry writes the added or modified entry p with its parents.
 func (t *tarWriter) entry(p string) error {
-	fi, err := t.root.Lstat(p)
+	fi, err := t.lstat(p)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", p, err)
 	}
@@ -166,14 +234,18 @@ func (t *tarWriter) write(p string, fi fs.FileInfo) error {
 		gid:   int(st.Gid),
 		mtime: fi.ModTime(),
 	}
-	xattrs, err := readXattrs(filepath.Join(t.rootDir, filepath.FromSlash(p)))
+	d, base, err := t.at(p)
+	if err != nil {
+		return err
+	}
+	xattrs, err := readXattrsAt(d, base)
 	if err != nil {
 		return err
 	}
 	m.xattrs = xattrs
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		if m.link, err = t.root.Readlink(p); err != nil {
+		if m.link, err = d.Readlink(base); err != nil {
 			return fmt.Errorf("reading symlink %s: %w", p, err)
 		}
 	case fi.Mode()&fs.ModeDevice != 0:
@@ -200,16 +272,17 @@ func (t *tarWriter) write(p string, fi fs.FileInfo) error {
 		t.dirs[p] = true
 	}
 	if h.Typeflag == tar.TypeReg {
-		return t.content(p, fi, h.Size)
+		return t.content(d, base, p, fi, h.Size)
 	}
 	return nil
 }
 
-// content copies exactly size bytes of the regular file p. A file that
-// was replaced or shrank since it was stat'ed would make the header lie,
-// so that is an error rather than a silently different layer.
-func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
-	f, err := fsutil.OpenBeneath(t.rootDir, p)
+// content copies exactly size bytes of the regular file p, the entry base
+// of d. A file that was replaced or shrank since it was stat'ed would make
+// the header lie, so that is an error rather than a silently different
+// layer.
+func (t *tarWriter) content(d *fsutil.Dir, base, p string, fi fs.FileInfo, size int64) error {
+	f, err := d.Open(base)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", p, err)
 	}
@@ -218,7 +291,7 @@ func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", p, err)
 	}
-	if !os.SameFile(fi, now) {
+	if !fsutil.SameFile(fi, now) {
 		return fmt.Errorf("reading %s: file was replaced while writing the layer", p)
 	}
 	if t.buf == nil {
@@ -232,4 +305,32 @@ func (t *tarWriter) content(p string, fi fs.FileInfo, size int64) error {
 		return fmt.Errorf("copying %s: file shrank while writing the layer (read %d of %d bytes)", p, n, size)
 	}
 	return nil
+}
+
+// readXattrsAt returns the extended attributes of the entry name of d (not
+// following a symlink there) that keepXattr accepts, or nil when there are
+// none.
+func readXattrsAt(d *fsutil.Dir, name string) (map[string]string, error) {
+	names, err := d.ListXattrs(name)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]string
+	for _, x := range names {
+		if !keepXattr(x) {
+			continue
+		}
+		v, ok, err := d.GetXattr(name, x)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // removed since the listing
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		out[x] = string(v)
+	}
+	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/layer"
 )
 
@@ -54,7 +55,7 @@ func collect(t testing.TB, ch layer.Changes, root string) []rec {
 			if fi.Mode().IsRegular() {
 				r.Size = fi.Size()
 			}
-			if on, err := os.Lstat(filepath.Join(root, p)); err != nil || !os.SameFile(on, fi) {
+			if on, err := os.Lstat(filepath.Join(root, p)); err != nil || !fsutil.SameFile(on, fi) {
 				t.Errorf("%s %s: not the entry under %s (%v)", k, p, root, err)
 			}
 		} else if fi != nil {

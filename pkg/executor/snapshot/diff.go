@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"slices"
 
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/layer"
 )
 
@@ -56,17 +56,23 @@ func DirChanges(root string, lower *Stack, exclude ...string) layer.Changes {
 
 // diffFrom runs one diff from the roots of upper and lower.
 func diffFrom(ctx context.Context, fn layer.ChangeFunc, upper string, lower *Stack, overlay bool, exclude []string) error {
-	root, err := rootNode(lower.dirs)
+	lowers, root, err := openRoot(lower.dirs)
 	if err != nil {
 		return err
 	}
+	defer lowers.close()
+	up, err := fsutil.OpenDir(upper)
+	if err != nil {
+		return fmt.Errorf("opening upper directory: %w", err)
+	}
+	defer up.Close()
 	d := &differ{ctx: ctx, fn: fn, overlay: overlay, exclude: make(map[string]bool, len(exclude))}
 	for _, e := range exclude {
 		if rel := cleanRel(e); rel != "" {
 			d.exclude[rel] = true
 		}
 	}
-	return d.dir("", upper, root.dirs, overlay)
+	return d.dir("", up, root.dir(), overlay)
 }
 
 // differ holds what stays fixed during one diff.
@@ -85,29 +91,30 @@ type upperEntry struct {
 	fi   fs.FileInfo
 }
 
-// dir diffs the upper directory host (at rel in the view) against the lower
-// directory made of lowerDirs (none when lower has no directory there).
-// When merged is set, upper is an overlay layer over lower: names missing
-// from upper are unchanged. Otherwise upper is the complete new content, so
+// dir diffs the upper directory up (at rel in the view) against the lower
+// union directory lower (without layers when lower has no directory
+// there). When
+// merged is set, upper is an overlay layer over lower: names missing from
+// upper are unchanged. Otherwise upper is the complete new content, so
 // names only lower has are Deletes.
-func (d *differ) dir(rel, host string, lowerDirs []string, merged bool) error {
-	ups, err := readUpper(host)
+func (d *differ) dir(rel string, up *fsutil.Dir, lower udir, merged bool) error {
+	ups, err := readUpper(up)
 	if err != nil {
 		return err
 	}
-	if merged || len(lowerDirs) == 0 {
+	if merged || len(lower.layers) == 0 {
 		for _, u := range ups {
-			lo, found, err := child(lowerDirs, u.name)
+			lo, found, err := child(lower, u.name)
 			if err != nil {
 				return err
 			}
-			if err := d.entry(rel, host, &u, lo, found, merged); err != nil {
+			if err := d.entry(rel, up, &u, lo, found, merged); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	lows, err := list(node{dirs: lowerDirs})
+	lows, err := list(lower)
 	if err != nil {
 		return err
 	}
@@ -116,13 +123,13 @@ func (d *differ) dir(rel, host string, lowerDirs []string, merged bool) error {
 	for i < len(ups) || j < len(lows) {
 		switch {
 		case j == len(lows) || (i < len(ups) && ups[i].name < lows[j].name):
-			err = d.entry(rel, host, &ups[i], node{}, false, false)
+			err = d.entry(rel, up, &ups[i], node{}, false, false)
 			i++
 		case i == len(ups) || lows[j].name < ups[i].name:
-			err = d.entry(rel, host, &upperEntry{name: lows[j].name}, lows[j], true, false)
+			err = d.entry(rel, up, &upperEntry{name: lows[j].name}, lows[j], true, false)
 			j++
 		default:
-			err = d.entry(rel, host, &ups[i], lows[j], true, false)
+			err = d.entry(rel, up, &ups[i], lows[j], true, false)
 			i++
 			j++
 		}
@@ -133,9 +140,9 @@ func (d *differ) dir(rel, host string, lowerDirs []string, merged bool) error {
 	return nil
 }
 
-// entry diffs one name of directory rel. u.fi is nil when upper lacks the
-// name; lo is the lower entry when found.
-func (d *differ) entry(rel, host string, u *upperEntry, lo node, found, merged bool) error {
+// entry diffs one name of directory rel, held by up. u.fi is nil when
+// upper lacks the name; lo is the lower entry when found.
+func (d *differ) entry(rel string, up *fsutil.Dir, u *upperEntry, lo node, found, merged bool) error {
 	if err := d.ctx.Err(); err != nil {
 		return err
 	}
@@ -146,9 +153,8 @@ func (d *differ) entry(rel, host string, u *upperEntry, lo node, found, merged b
 	if d.exclude[p] {
 		return nil
 	}
-	uh := filepath.Join(host, u.name)
 	if u.fi != nil && d.overlay {
-		if err := checkRedirect(uh); err != nil {
+		if err := checkRedirect(up, u.name, p); err != nil {
 			return err
 		}
 	}
@@ -158,10 +164,10 @@ func (d *differ) entry(rel, host string, u *upperEntry, lo node, found, merged b
 		}
 		return nil
 	}
-	var lowerDirs []string
+	var lower udir
 	childMerged := false
 	if found {
-		same, err := sameEntry(u.fi, uh, lo.fi, lo.host)
+		same, err := sameEntry(u.fi, up, u.name, lo.fi, lo.at, lo.rel)
 		if err != nil {
 			return fmt.Errorf("diffing %s: %w", p, err)
 		}
@@ -171,14 +177,14 @@ func (d *differ) entry(rel, host string, u *upperEntry, lo node, found, merged b
 			}
 		}
 		if u.fi.IsDir() && lo.isDir() {
-			lowerDirs = lo.dirs
 			if merged {
-				opaque, err := xattrIs(uh, "y", xattrOpaque, xattrUserOpaque)
+				opaque, err := xattrIs(up, u.name, "y", xattrOpaque, xattrUserOpaque)
 				if err != nil {
 					return fmt.Errorf("diffing %s: %w", p, err)
 				}
 				childMerged = !opaque
 			}
+			lower = lo.dir()
 		}
 	} else if err := d.fn(layer.ChangeAdd, p, u.fi); err != nil {
 		return err
@@ -186,33 +192,39 @@ func (d *differ) entry(rel, host string, u *upperEntry, lo node, found, merged b
 	if !u.fi.IsDir() {
 		return nil
 	}
-	return d.dir(p, uh, lowerDirs, childMerged)
+	sub, err := up.OpenDir(u.name)
+	if err != nil {
+		return fmt.Errorf("diffing %s: %w", p, err)
+	}
+	defer sub.Close()
+	return d.dir(p, sub, lower, childMerged)
 }
 
-// readUpper lists an upper directory sorted by name, with lstat data.
-func readUpper(host string) ([]upperEntry, error) {
-	ents, err := os.ReadDir(host)
+// readUpper lists the upper directory up sorted by name, with lstat data.
+func readUpper(up *fsutil.Dir) ([]upperEntry, error) {
+	names, err := up.Names()
 	if err != nil {
-		return nil, fmt.Errorf("reading directory %s: %w", host, err)
+		return nil, err
 	}
-	out := make([]upperEntry, 0, len(ents))
-	for _, e := range ents {
-		fi, err := e.Info()
+	slices.Sort(names)
+	out := make([]upperEntry, 0, len(names))
+	for _, name := range names {
+		fi, err := up.Lstat(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // removed while listing; the tree is not quiescent
 		}
 		if err != nil {
-			return nil, fmt.Errorf("inspecting %s: %w", filepath.Join(host, e.Name()), err)
+			return nil, fmt.Errorf("inspecting: %w", err)
 		}
-		out = append(out, upperEntry{name: e.Name(), fi: fi})
+		out = append(out, upperEntry{name: name, fi: fi})
 	}
 	return out, nil
 }
 
-// checkRedirect fails for an upper entry that overlayfs redirected or
-// copied up metadata-only.
-func checkRedirect(p string) error {
-	names, err := listXattrs(p)
+// checkRedirect fails for an upper entry (name in up, p in the view) that
+// overlayfs redirected or copied up metadata-only.
+func checkRedirect(up *fsutil.Dir, name, p string) error {
+	names, err := up.ListXattrs(name)
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"syscall"
+
+	"github.com/ocibuilder/builder/internal/fsutil"
 )
 
 // statOf returns the raw stat of fi; every FileInfo in this package comes
@@ -25,14 +26,14 @@ func isWhiteout(fi fs.FileInfo) bool {
 	return st != nil && st.Rdev == 0
 }
 
-// sameEntry reports whether the entry a at host path ap carries the same
-// metadata as b at bp, by the rules in the package documentation. Directory
-// size and link count are ignored: they depend on the filesystem and on
-// unrelated entries, not on the directory itself.
-func sameEntry(a fs.FileInfo, ap string, b fs.FileInfo, bp string) (bool, error) {
+// sameEntry reports whether the entry a, named an in ad, carries the same
+// metadata as b, named bn in bd, by the rules in the package
+// documentation. Directory size and link count are ignored: they depend on
+// the filesystem and on unrelated entries, not on the directory itself.
+func sameEntry(a fs.FileInfo, ad *fsutil.Dir, an string, b fs.FileInfo, bd *fsutil.Dir, bn string) (bool, error) {
 	sa, sb := statOf(a), statOf(b)
 	if sa == nil || sb == nil {
-		return false, fmt.Errorf("comparing %s and %s: no stat data", ap, bp)
+		return false, fmt.Errorf("comparing %s: no stat data", an)
 	}
 	if sa.Mode != sb.Mode || sa.Uid != sb.Uid || sa.Gid != sb.Gid || sa.Rdev != sb.Rdev {
 		return false, nil
@@ -46,23 +47,23 @@ func sameEntry(a fs.FileInfo, ap string, b fs.FileInfo, bp string) (bool, error)
 			return false, nil
 		}
 	case a.Mode()&fs.ModeSymlink != 0:
-		ta, err := os.Readlink(ap)
+		ta, err := ad.Readlink(an)
 		if err != nil {
-			return false, fmt.Errorf("comparing link %s: %w", ap, err)
+			return false, fmt.Errorf("comparing link: %w", err)
 		}
-		tb, err := os.Readlink(bp)
+		tb, err := bd.Readlink(bn)
 		if err != nil {
-			return false, fmt.Errorf("comparing link %s: %w", bp, err)
+			return false, fmt.Errorf("comparing link: %w", err)
 		}
 		if ta != tb {
 			return false, nil
 		}
 	}
-	xa, err := metaXattrs(ap)
+	xa, err := metaXattrs(ad, an)
 	if err != nil {
 		return false, err
 	}
-	xb, err := metaXattrs(bp)
+	xb, err := metaXattrs(bd, bn)
 	if err != nil {
 		return false, err
 	}

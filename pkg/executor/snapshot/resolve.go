@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +45,7 @@ func (s *Stack) Resolve(p string, followLast bool) (string, error) {
 			break
 		}
 		rel := strings.Join(cand, "/")
-		n, err := lookup(s.dirs, rel)
+		n, release, err := lookup(s.dirs, rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			done = cand // nothing to follow; a later ".." may lead back
 			continue
@@ -54,13 +53,17 @@ func (s *Stack) Resolve(p string, followLast bool) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("resolving %s: %w", p, err)
 		}
+		var target string
+		if n.fi.Mode()&fs.ModeSymlink != 0 {
+			target, err = n.at.Readlink(n.rel)
+		}
+		release()
 		switch {
 		case n.fi.Mode()&fs.ModeSymlink != 0:
 			hops++
 			if hops > maxLinkHops {
 				return "", &fs.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
 			}
-			target, err := os.Readlink(n.host)
 			if err != nil {
 				return "", fmt.Errorf("resolving %s: reading link %s: %w", p, rel, err)
 			}

@@ -37,21 +37,38 @@ func (s *Stack) With(dir string) *Stack {
 // leading "/" is allowed. A missing entry gives an error matching
 // fs.ErrNotExist; a path through a non-directory gives ENOTDIR.
 func (s *Stack) Lstat(p string) (fs.FileInfo, error) {
-	n, err := lookup(s.dirs, cleanRel(p))
+	n, release, err := lookup(s.dirs, cleanRel(p))
 	if err != nil {
 		return nil, err
 	}
+	release()
 	return n.fi, nil
 }
 
-// HostPath returns the real path of the entry at p in the topmost layer that
-// has it, for reading its content.
+// HostPath returns the host path of the entry at p in the topmost layer
+// that has it, to name it in messages. Reading through it would be limited
+// by the kernel's path length; use Open, Readlink and Xattrs instead.
 func (s *Stack) HostPath(p string) (string, error) {
-	n, err := lookup(s.dirs, cleanRel(p))
+	n, release, err := lookup(s.dirs, cleanRel(p))
 	if err != nil {
 		return "", err
 	}
-	return n.host, nil
+	release()
+	if n.rel == "." {
+		return n.at.Name(), nil
+	}
+	return n.at.Name() + "/" + n.rel, nil
+}
+
+// Xattrs returns the extended attributes of the entry at p that are file
+// metadata (all but overlayfs' own), not following a final symlink.
+func (s *Stack) Xattrs(p string) (map[string][]byte, error) {
+	n, release, err := lookup(s.dirs, cleanRel(p))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return metaXattrs(n.at, n.rel)
 }
 
 // ReadDir lists the directory at p merged over all layers, sorted by name,
@@ -59,14 +76,15 @@ func (s *Stack) HostPath(p string) (string, error) {
 // merge.
 func (s *Stack) ReadDir(p string) ([]fs.DirEntry, error) {
 	rel := cleanRel(p)
-	n, err := lookup(s.dirs, rel)
+	n, release, err := lookup(s.dirs, rel)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if !n.isDir() {
 		return nil, &fs.PathError{Op: "readdir", Path: "/" + rel, Err: unix.ENOTDIR}
 	}
-	kids, err := list(n)
+	kids, err := list(n.dir())
 	if err != nil {
 		return nil, err
 	}
@@ -80,14 +98,15 @@ func (s *Stack) ReadDir(p string) ([]fs.DirEntry, error) {
 // Readlink returns the target of the symlink at p.
 func (s *Stack) Readlink(p string) (string, error) {
 	rel := cleanRel(p)
-	n, err := lookup(s.dirs, rel)
+	n, release, err := lookup(s.dirs, rel)
 	if err != nil {
 		return "", err
 	}
+	defer release()
 	if n.fi.Mode()&fs.ModeSymlink == 0 {
 		return "", &fs.PathError{Op: "readlink", Path: "/" + rel, Err: unix.EINVAL}
 	}
-	target, err := os.Readlink(n.host)
+	target, err := n.at.Readlink(n.rel)
 	if err != nil {
 		return "", fmt.Errorf("reading link %s: %w", rel, err)
 	}
@@ -99,9 +118,10 @@ func (s *Stack) Readlink(p string) (string, error) {
 // Resolve first to follow links inside the view.
 func (s *Stack) Open(p string) (*os.File, error) {
 	rel := cleanRel(p)
-	n, err := lookup(s.dirs, rel)
+	n, release, err := lookup(s.dirs, rel)
 	if err != nil {
 		return nil, err
 	}
-	return os.OpenFile(n.host, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	defer release()
+	return n.at.OpenBeneath(n.rel)
 }

@@ -41,6 +41,7 @@ var ErrOutsideContext = errors.New("path leads outside the build context")
 type Context struct {
 	root string
 	pm   *patternmatcher.PatternMatcher
+	dirs *ctxDirs
 }
 
 // OpenContext returns the context rooted at dir with the given .dockerignore
@@ -67,8 +68,16 @@ func OpenContext(dir string, ignore []string) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build context %s: .dockerignore: %w", dir, err)
 	}
-	return &Context{root: abs, pm: pm}, nil
+	dirs, err := openCtxDirs(abs)
+	if err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	return &Context{root: abs, pm: pm, dirs: dirs}, nil
 }
+
+// Close releases the descriptors the context keeps on its directory; a
+// Context not closed releases them once it is garbage collected.
+func (c *Context) Close() error { return c.dirs.close() }
 
 // ReadIgnoreFile returns the .dockerignore patterns for a build: a
 // "<Dockerfile>.dockerignore" beside the Dockerfile takes precedence over
@@ -186,7 +195,7 @@ func (c *Context) visible(p string, isDir bool) bool {
 
 // hasIncluded reports whether the directory dir holds a visible entry.
 func (c *Context) hasIncluded(dir string) bool {
-	ents, err := os.ReadDir(c.host(dir))
+	ents, err := c.dirs.readDir(clean(dir))
 	if err != nil {
 		return false
 	}
@@ -214,7 +223,7 @@ func (c *Context) host(p string) string {
 
 // Lstat stats p without following a final symlink.
 func (c *Context) Lstat(p string) (fs.FileInfo, error) {
-	fi, err := os.Lstat(c.host(p))
+	fi, err := c.dirs.lstat(clean(p))
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +235,7 @@ func (c *Context) Lstat(p string) (fs.FileInfo, error) {
 
 // ReadDir lists the visible entries of p, sorted by name.
 func (c *Context) ReadDir(p string) ([]fs.DirEntry, error) {
-	ents, err := os.ReadDir(c.host(p))
+	ents, err := c.dirs.readDir(clean(p))
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +255,7 @@ func (c *Context) Readlink(p string) (string, error) {
 	if c.Excluded(p) {
 		return "", &fs.PathError{Op: "readlink", Path: p, Err: fs.ErrNotExist}
 	}
-	return os.Readlink(c.host(p))
+	return c.dirs.readlink(clean(p))
 }
 
 // Open opens p for reading. p must already be resolved: a symlink in it is
@@ -255,13 +264,13 @@ func (c *Context) Open(p string) (*os.File, error) {
 	if c.Excluded(p) {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 	}
-	return fsutil.OpenBeneath(c.root, orDot(clean(p)))
+	return c.dirs.open(clean(p))
 }
 
 // Resolve follows symlinks in p inside the context. A link whose target
 // leaves the context is an error wrapping ErrOutsideContext.
 func (c *Context) Resolve(p string, followLast bool) (string, error) {
-	return resolve(p, followLast, hostLink(c.root), true)
+	return resolve(p, followLast, c.dirs.link, true)
 }
 
 // resolve walks p component by component, following links reported by

@@ -350,7 +350,7 @@ func (w *hashWorker) digest(ctx context.Context, p, key string, info fs.FileInfo
 			mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano(), mode: sys.Mode}
 	} else {
 		var st unix.Stat_t
-		if err := statNoEINTR(func() error { return unix.Lstat(key, &st) }); err != nil {
+		if err := statNoEINTR(func() error { return lstatLong(key, &st) }); err != nil {
 			return "", fmt.Errorf("hashing %s: %w", p, err)
 		}
 		id = identityOf(&st)
@@ -394,7 +394,7 @@ func (w *hashWorker) readFile(ctx context.Context, p, key string) (sum [sha256.S
 	// open; it has no effect on the regular file read below.
 	var fd int
 	err = statNoEINTR(func() (err error) {
-		fd, err = unix.Open(key, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+		fd, err = fsutil.OpenLong(key, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK)
 		return err
 	})
 	if err != nil {
@@ -447,6 +447,21 @@ func statNoEINTR(f func() error) error {
 			return err
 		}
 	}
+}
+
+// lstatLong is lstat(2) for a path of any length: one the kernel refuses
+// as too long is opened a piece at a time (fsutil.OpenLong) and fstat'ed.
+func lstatLong(p string, st *unix.Stat_t) error {
+	err := unix.Lstat(p, st)
+	if !errors.Is(err, unix.ENAMETOOLONG) {
+		return err
+	}
+	fd, err := fsutil.OpenLong(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Fstat(fd, st)
 }
 
 // infoStat returns the stat data behind an os.Lstat result.
