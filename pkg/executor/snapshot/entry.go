@@ -46,6 +46,15 @@ func sameEntry(a fs.FileInfo, ad *fsutil.Dir, an string, b fs.FileInfo, bd *fsut
 		if sa.Size != sb.Size {
 			return false, nil
 		}
+		// A name linked to the file in this step is a change of the file
+		// too: the image spec counts hard links among the attributes of
+		// an entry, and the layer must hold every name of the inode. A
+		// copy-up alone breaks lower links (overlayfs index=off, and
+		// Materialize's copy), leaving one link, so only a count above
+		// one that differs from below means a new name.
+		if sa.Nlink > 1 && sa.Nlink != sb.Nlink {
+			return false, nil
+		}
 	case a.Mode()&fs.ModeSymlink != 0:
 		ta, err := ad.Readlink(an)
 		if err != nil {
