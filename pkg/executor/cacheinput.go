@@ -148,6 +148,7 @@ func (b *builder) copyInput(ctx context.Context, ss *stageState, step *parser.St
 				return cache.Input{}, nil, err
 			}
 			files, names, err := b.contextFiles(ctx, cx, op, local, r)
+			cx.Close()
 			if err != nil {
 				return cache.Input{}, nil, err
 			}

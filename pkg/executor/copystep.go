@@ -123,6 +123,10 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 	if err != nil {
 		return false, err
 	}
+	if cx, ok := fsys.(*source.Context); ok && cx != b.context {
+		// A named local context is opened for this step only.
+		defer cx.Close()
+	}
 	cp.keepOwner = keepOwner
 
 	dest := r.dest

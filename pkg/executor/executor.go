@@ -158,6 +158,7 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 		if b.context, err = source.OpenContext(o.Context, o.Ignore); err != nil {
 			return nil, err
 		}
+		defer b.context.Close()
 	}
 	final, err := b.runStages(ctx)
 	if err != nil {
