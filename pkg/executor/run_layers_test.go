@@ -107,9 +107,11 @@ func TestRunLayerContent(t *testing.T) {
 			want: []layerEntry{tDir("hl", 0o755), tReg("hl/a", 0o644, "x\n"), tHardlink("hl/b", 0o644, "hl/a")},
 		},
 		{
+			// Both names of the inode, the second as a link to the
+			// first: the image keeps the hard link.
 			name: "hard link to a lower file",
 			run:  "ln /data/lowerlink /data/newlink",
-			want: []layerEntry{tDir("data", 0o755), tReg("data/newlink", 0o644, "l\n")},
+			want: []layerEntry{tDir("data", 0o755), tReg("data/lowerlink", 0o644, "l\n"), tHardlink("data/newlink", 0o644, "data/lowerlink")},
 		},
 		{
 			name: "one name of a lower hard link pair changed",
