@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocibuilder/builder/internal/fsutil"
@@ -39,24 +40,27 @@ func WriteLayout(ctx context.Context, img *Image, dir string, o WriteOptions) er
 // reads of half its size.
 const exportBufSize = 2 << 20
 
+// exportJobs bounds how many blobs fillLayout exports at once: their
+// fsyncs then overlap (the filesystem commits them together), and large
+// blobs hash on every core.
+const exportJobs = 4
+
 func fillLayout(ctx context.Context, s *Store, plan *layoutPlan, dir string) error {
 	blobDir := filepath.Join(dir, ocispec.ImageBlobsDir, "sha256")
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", blobDir, err)
 	}
-	buf := make([]byte, exportBufSize)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(exportJobs)
 	for _, b := range plan.blobs {
-		if err := ctx.Err(); err != nil {
+		g.Go(func() error {
+			_, err := exportBlob(gctx, s, b, filepath.Join(blobDir, b.Digest.Encoded()), make([]byte, exportBufSize))
 			return err
-		}
-		if _, err := exportBlob(ctx, s, b, filepath.Join(blobDir, b.Digest.Encoded()), buf); err != nil {
-			return err
-		}
+		})
 	}
-	if err := writeSynced(filepath.Join(dir, ocispec.ImageLayoutFile), plan.ociLayout); err != nil {
-		return err
-	}
-	if err := writeSynced(filepath.Join(dir, ocispec.ImageIndexFile), plan.index); err != nil {
+	g.Go(func() error { return writeSynced(filepath.Join(dir, ocispec.ImageLayoutFile), plan.ociLayout) })
+	g.Go(func() error { return writeSynced(filepath.Join(dir, ocispec.ImageIndexFile), plan.index) })
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	if err := fsutil.SyncDir(blobDir); err != nil {
@@ -112,7 +116,11 @@ func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string,
 			return true, fmt.Errorf("reading back blob %s: %w", b.Digest, err)
 		}
 	case cloneUnsupported(cerr):
-		n, err = copyHashing(ctx, f, h, io.LimitReader(src, b.Size+1), buf)
+		var inKernel bool
+		n, inKernel, err = copyRangeHashing(ctx, f, src, b.Size, h, buf)
+		if err == nil && !inKernel {
+			n, err = copyHashing(ctx, f, h, io.LimitReader(src, b.Size+1), buf)
+		}
 		if err != nil {
 			return false, fmt.Errorf("copying blob %s: %w", b.Digest, err)
 		}
@@ -134,6 +142,76 @@ func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string,
 // to an I/O error.
 func cloneUnsupported(err error) bool {
 	for _, e := range []error{unix.EOPNOTSUPP, unix.ENOTTY, unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EPERM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyRangeChunk is how much copyRangeHashing copies per system call: the
+// hash of one chunk runs while the next is copied.
+const copyRangeChunk = 8 << 20
+
+// copyRangeHashing copies size bytes of src to dst inside the kernel
+// (copy_file_range: no pass through user memory), starting each chunk's
+// writeback at once so that the final fsync waits for little, and hashes
+// what landed in dst, reading it back one chunk behind the copy. inKernel
+// is false, with nothing written, where the kernel cannot copy between the
+// two files; the caller then copies through user memory.
+func copyRangeHashing(ctx context.Context, dst, src *os.File, size int64, h hash.Hash, buf []byte) (n int64, inKernel bool, err error) {
+	type chunk struct{ off, n int64 }
+	todo := make(chan chunk, 2)
+	hashed := make(chan error, 1)
+	go func() {
+		var herr error
+		for c := range todo {
+			if herr == nil {
+				_, herr = io.CopyBuffer(h, io.NewSectionReader(dst, c.off, c.n), buf)
+			}
+		}
+		hashed <- herr
+	}()
+	finish := func(err error) (int64, bool, error) {
+		close(todo)
+		if herr := <-hashed; err == nil && herr != nil {
+			err = fmt.Errorf("reading back: %w", herr)
+		}
+		return n, true, err
+	}
+	for n < size {
+		if err := ctx.Err(); err != nil {
+			return finish(err)
+		}
+		want := min(size-n, copyRangeChunk)
+		off := n
+		m, err := unix.CopyFileRange(int(src.Fd()), &off, int(dst.Fd()), nil, int(want), 0)
+		if err != nil && n == 0 && copyRangeUnsupported(err) {
+			close(todo)
+			<-hashed
+			return 0, false, nil
+		}
+		if err != nil {
+			return finish(err)
+		}
+		if m == 0 {
+			// The blob is shorter than its descriptor says; the
+			// caller's size check reports it.
+			break
+		}
+		// Writeback of this chunk starts now, not at the fsync.
+		_ = unix.SyncFileRange(int(dst.Fd()), n, int64(m), unix.SYNC_FILE_RANGE_WRITE)
+		todo <- chunk{off: n, n: int64(m)}
+		n += int64(m)
+	}
+	return finish(nil)
+}
+
+// copyRangeUnsupported reports whether copy_file_range failed because it
+// cannot copy between these files here (an old kernel, another filesystem
+// type), as opposed to an I/O error.
+func copyRangeUnsupported(err error) bool {
+	for _, e := range []error{unix.ENOSYS, unix.EXDEV, unix.EINVAL, unix.EOPNOTSUPP, unix.EBADF} {
 		if errors.Is(err, e) {
 			return true
 		}
