@@ -314,13 +314,7 @@ type xattrArgs struct {
 }
 
 // getxattr reads attr of name into buf (only its size when buf is nil).
-// getxattrat(2) (Linux 6.13) takes the name relative to the descriptor in
-// one call; older kernels go through /proc/self/fd.
 func (d *Dir) getxattr(name, attr string, buf []byte) (int, error) {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return 0, err
-	}
 	a, err := unix.BytePtrFromString(attr)
 	if err != nil {
 		return 0, err
@@ -329,42 +323,40 @@ func (d *Dir) getxattr(name, attr string, buf []byte) (int, error) {
 	if len(buf) > 0 {
 		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
 	}
-	for {
+	return d.xattrAt(name, func(p *byte) (uintptr, unix.Errno) {
 		r, _, errno := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(d.Fd()), uintptr(unsafe.Pointer(p)),
 			unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
 		runtime.KeepAlive(buf)
-		switch errno {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		case unix.ENOSYS, unix.EPERM:
-			pp, release, err := d.xattrPath(name)
-			if err != nil {
-				return 0, err
-			}
-			defer release()
-			return unix.Lgetxattr(pp, attr, buf)
-		}
-		return 0, errno
-	}
+		return r, errno
+	}, func(pp string) (int, error) { return unix.Lgetxattr(pp, attr, buf) })
 }
 
 // listxattr lists the xattr names of name into buf (only their size when
 // buf is nil), as getxattr does.
 func (d *Dir) listxattr(name string, buf []byte) (int, error) {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return 0, err
-	}
 	var bp unsafe.Pointer
 	if len(buf) > 0 {
 		bp = unsafe.Pointer(&buf[0])
 	}
-	for {
+	return d.xattrAt(name, func(p *byte) (uintptr, unix.Errno) {
 		r, _, errno := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(d.Fd()), uintptr(unsafe.Pointer(p)),
 			unix.AT_SYMLINK_NOFOLLOW, uintptr(bp), uintptr(len(buf)), 0)
 		runtime.KeepAlive(buf)
+		return r, errno
+	}, func(pp string) (int, error) { return unix.Llistxattr(pp, buf) })
+}
+
+// xattrAt runs one of the *xattrat system calls (Linux 6.13), which take
+// name relative to the descriptor; where the kernel lacks it (or a seccomp
+// filter refuses it), byPath runs the path form on the entry reached
+// through /proc/self/fd.
+func (d *Dir) xattrAt(name string, at func(p *byte) (uintptr, unix.Errno), byPath func(p string) (int, error)) (int, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		r, errno := at(p)
 		switch errno {
 		case 0:
 			return int(r), nil
@@ -376,7 +368,7 @@ func (d *Dir) listxattr(name string, buf []byte) (int, error) {
 				return 0, err
 			}
 			defer release()
-			return unix.Llistxattr(pp, buf)
+			return byPath(pp)
 		}
 		return 0, errno
 	}
