@@ -412,83 +412,14 @@ func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, des
 		return err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if cp.owner != nil {
-		oa := newOwnedArchive(f, int(cp.owner.UID), int(cp.owner.GID))
-		defer oa.close()
-		r = oa
-	}
 	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, MaxSize: applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)}
-	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), r, opts); err != nil {
+	if cp.owner != nil {
+		opts.Owner = &layer.Owner{UID: int(cp.owner.UID), GID: int(cp.owner.GID)}
+	}
+	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, opts); err != nil {
 		return fmt.Errorf("ADD %q: extracting: %w", p, err)
 	}
 	return nil
-}
-
-// ownedArchive is the tar stream of an archive, decompressed, with every
-// entry owned by one uid and gid: rewriting the headers as they stream
-// past changes owners before anything is written, and exactly those of
-// the archive's entries.
-type ownedArchive struct {
-	*io.PipeReader
-	done chan struct{}
-}
-
-func newOwnedArchive(r io.Reader, uid, gid int) *ownedArchive {
-	pr, pw := io.Pipe()
-	oa := &ownedArchive{PipeReader: pr, done: make(chan struct{})}
-	go func() {
-		defer close(oa.done)
-		pw.CloseWithError(rewriteOwners(pw, r, uid, gid))
-	}()
-	return oa
-}
-
-// close stops the rewriting, should the reader have stopped early, and
-// waits for it to end.
-func (oa *ownedArchive) close() {
-	oa.PipeReader.Close()
-	<-oa.done
-}
-
-// rewriteOwners copies the archive r to w as an uncompressed tar with
-// every entry owned by uid:gid.
-func rewriteOwners(w io.Writer, r io.Reader, uid, gid int) error {
-	dr, _, err := layer.Decompress(r)
-	if err != nil {
-		return err
-	}
-	defer dr.Close()
-	tr := tar.NewReader(dr)
-	tw := tar.NewWriter(w)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return tw.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("reading archive: %w", err)
-		}
-		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = uid, gid, "", ""
-		// The reader expands sparse files; they are written out whole.
-		if hdr.Typeflag == tar.TypeGNUSparse {
-			hdr.Typeflag = tar.TypeReg
-		}
-		for k := range hdr.PAXRecords {
-			if strings.HasPrefix(k, "GNU.sparse.") {
-				delete(hdr.PAXRecords, k)
-			}
-		}
-		// PAX holds whatever the source format did (long names, large
-		// ids, sub-second times).
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
-		}
-	}
 }
 
 // mkdirStep creates directory p (WORKDIR) when the image lacks it and

@@ -316,7 +316,11 @@ func (a *applier) skipDevice(pfd int, name, base string) error {
 // chmod and xattrs come after it.
 func (a *applier) restore(dirfd int, base string, hdr *tar.Header, perm uint32) error {
 	if !a.opts.NoSameOwner {
-		if err := unix.Fchownat(dirfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		uid, gid := hdr.Uid, hdr.Gid
+		if o := a.opts.Owner; o != nil {
+			uid, gid = o.UID, o.GID
+		}
+		if err := unix.Fchownat(dirfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("changing owner: %w", err)
 		}
 	}

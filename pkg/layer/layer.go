@@ -122,4 +122,11 @@ type ApplyOptions struct {
 	// name. Extracting onto the host for a user (a rootfs export) sets it,
 	// so that an image never creates a live device node there.
 	SkipDevices func(name string)
+	// Owner, when set, owns every extracted entry instead of the owners
+	// the archive records (ADD --chown of a local archive). NoSameOwner
+	// takes precedence.
+	Owner *Owner
 }
+
+// Owner is a numeric user and group.
+type Owner struct{ UID, GID int }
