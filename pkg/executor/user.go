@@ -77,20 +77,30 @@ type idEntry struct {
 
 // lookupEntry finds name in a passwd- or group-format file of the image.
 func lookupEntry(view source.FS, file, name string) (idEntry, error) {
-	entries, err := readIDFile(view, file)
-	if err != nil {
-		return idEntry{}, err
-	}
-	for _, e := range entries {
-		if e.name == name {
-			return e, nil
-		}
+	e, found, err := findEntryBy(view, file, func(e idEntry) bool { return e.name == name })
+	if err != nil || found {
+		return e, err
 	}
 	kind := "user"
 	if file == "etc/group" {
 		kind = "group"
 	}
 	return idEntry{}, fmt.Errorf("unknown %s %q (not in /%s)", kind, name, file)
+}
+
+// findEntryBy returns the first entry of a passwd- or group-format file of
+// the image that match accepts.
+func findEntryBy(view source.FS, file string, match func(idEntry) bool) (idEntry, bool, error) {
+	entries, err := readIDFile(view, file)
+	if err != nil {
+		return idEntry{}, false, err
+	}
+	for _, e := range entries {
+		if match(e) {
+			return e, true, nil
+		}
+	}
+	return idEntry{}, false, nil
 }
 
 // missingIDFileError is an image without /etc/passwd or /etc/group. It
@@ -216,16 +226,7 @@ func resolveUser(spec string, view source.FS) (Identity, error) {
 
 // findEntryByID finds the /etc/passwd entry of uid.
 func findEntryByID(view source.FS, uid uint32) (idEntry, bool, error) {
-	entries, err := readIDFile(view, "etc/passwd")
-	if err != nil {
-		return idEntry{}, false, err
-	}
-	for _, e := range entries {
-		if e.id == uid {
-			return e, true, nil
-		}
-	}
-	return idEntry{}, false, nil
+	return findEntryBy(view, "etc/passwd", func(e idEntry) bool { return e.id == uid })
 }
 
 // workdirOwner resolves the owner of a directory WORKDIR creates, as
@@ -277,17 +278,9 @@ func ownerID(s string) (uint32, bool) {
 // findEntry is lookupEntry where an unknown name or a missing file is not
 // an error.
 func findEntry(view source.FS, file, name string) (idEntry, bool, error) {
-	entries, err := readIDFile(view, file)
+	e, found, err := findEntryBy(view, file, func(e idEntry) bool { return e.name == name })
 	if errors.Is(err, fs.ErrNotExist) {
 		return idEntry{}, false, nil
 	}
-	if err != nil {
-		return idEntry{}, false, err
-	}
-	for _, e := range entries {
-		if e.name == name {
-			return e, true, nil
-		}
-	}
-	return idEntry{}, false, nil
+	return e, found, err
 }
