@@ -2,8 +2,6 @@ package executor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +26,8 @@ type state struct {
 	root  string
 	store *oci.Store
 	tmp   string
-	lock  *fsutil.Lock
+	// scratch holds tmp's lock for as long as the build runs.
+	scratch *fsutil.Scratch
 	// shared is the state-directory lock every build holds, so that a
 	// prune never removes what a running build is about to use.
 	shared *fsutil.Lock
@@ -64,27 +63,20 @@ func openState(ctx context.Context, root string) (_ *state, err error) {
 	if _, err := fsutil.RemoveStale(ctx, filepath.Join(root, "tmp"), "build-"); err != nil {
 		return nil, fmt.Errorf("cleaning the state directory: %w", err)
 	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	tmp := filepath.Join(root, "tmp", "build-"+hex.EncodeToString(b[:]))
-	lock, err := fsutil.LockFile(tmp + ".lock")
+	sc, err := fsutil.ReserveScratch(filepath.Join(root, "tmp"), "build-")
 	if err != nil {
 		return nil, fmt.Errorf("locking build directory: %w", err)
 	}
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		lock.Unlock()
-		os.Remove(tmp + ".lock")
-		return nil, fmt.Errorf("creating build directory: %w", err)
+	if err := os.Mkdir(sc.Path, 0o700); err != nil {
+		return nil, errors.Join(fmt.Errorf("creating build directory: %w", err), sc.Release())
 	}
-	return &state{root: root, store: store, tmp: tmp, lock: lock, shared: shared}, nil
+	return &state{root: root, store: store, tmp: sc.Path, scratch: sc, shared: shared}, nil
 }
 
 func (s *state) close() error {
 	err := os.RemoveAll(s.tmp)
-	os.Remove(s.tmp + ".lock")
-	if uerr := s.lock.Unlock(); err == nil {
+	// With tmp gone, Release removes the lock file too.
+	if uerr := s.scratch.Release(); err == nil {
 		err = uerr
 	}
 	if uerr := s.shared.Unlock(); err == nil {
