@@ -306,31 +306,3 @@ func (t *tarWriter) content(d *fsutil.Dir, base, p string, fi fs.FileInfo, size 
 	}
 	return nil
 }
-
-// readXattrsAt returns the extended attributes of the entry name of d (not
-// following a symlink there) that keepXattr accepts, or nil when there are
-// none.
-func readXattrsAt(d *fsutil.Dir, name string) (map[string]string, error) {
-	names, err := d.ListXattrs(name)
-	if err != nil {
-		return nil, err
-	}
-	var out map[string]string
-	for _, x := range names {
-		if !keepXattr(x) {
-			continue
-		}
-		v, ok, err := d.GetXattr(name, x)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue // removed since the listing
-		}
-		if out == nil {
-			out = make(map[string]string)
-		}
-		out[x] = string(v)
-	}
-	return out, nil
-}
