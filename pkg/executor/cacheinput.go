@@ -237,7 +237,8 @@ func (b *builder) contextFiles(ctx context.Context, cx *source.Context, op strin
 					continue
 				}
 			}
-			cfi, err := cx.Lstat(cp)
+			// The listing has stat'ed the entry already.
+			cfi, err := e.Info()
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", op, cp, err)
 			}

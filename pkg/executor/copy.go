@@ -214,7 +214,8 @@ func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
 		if c.excluded(r) {
 			continue
 		}
-		fi, err := fsys.Lstat(s)
+		// Listings stat their entries (or, as os.ReadDir's, do on Info).
+		fi, err := e.Info()
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-	"github.com/ocibuilder/builder/internal/fsutil"
 )
 
 // FS is a read-only view of a tree addressed by slash paths relative to its
@@ -113,8 +112,13 @@ func ReadIgnoreFile(contextDir, dockerfile string) ([]string, error) {
 // of a chroot, so no file outside dir is ever read. It returns nil when
 // the path leads to nothing or to anything but a regular file.
 func openIgnoreFile(dir, name string) (*os.File, error) {
-	rel, err := resolve(name, true, hostLink(dir), false)
-	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+	d, err := openCtxDirs(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	rel, err := resolve(name, true, d.link, false)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
 		return nil, nil
 	}
 	if err != nil {
@@ -124,7 +128,7 @@ func openIgnoreFile(dir, name string) (*os.File, error) {
 		return nil, nil
 	}
 	// Lstat first: opening a FIFO would block.
-	fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel)))
+	fi, err := d.lstat(rel)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}
@@ -134,7 +138,7 @@ func openIgnoreFile(dir, name string) (*os.File, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, nil
 	}
-	f, err := fsutil.OpenBeneath(dir, rel)
+	f, err := d.open(rel)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, nil
 	}
@@ -151,23 +155,6 @@ func openIgnoreFile(dir, name string) (*os.File, error) {
 		return nil, nil
 	}
 	return f, nil
-}
-
-// hostLink reports, for resolve, whether the slash path cur below the host
-// directory root is a symlink and where it points.
-func hostLink(root string) func(cur string) (string, bool, error) {
-	return func(cur string) (string, bool, error) {
-		p := filepath.Join(root, filepath.FromSlash(cur))
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return "", false, err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return "", false, nil
-		}
-		t, err := os.Readlink(p)
-		return t, true, err
-	}
 }
 
 // Root returns the absolute context directory.
