@@ -59,6 +59,9 @@ type Options struct {
 	// Output, when set, receives everything the server writes to its
 	// standard output and error, in addition to what Output keeps.
 	Output io.Writer
+	// LogFile, when set, is a file the server's output is appended to
+	// as well (created when missing), closed once the server stops.
+	LogFile string
 }
 
 // Server is one running registry server.
@@ -68,6 +71,7 @@ type Server struct {
 	config  string
 	cmd     *exec.Cmd
 	out     *tailBuffer
+	logFile *os.File // Options.LogFile, closed by Stop
 	done    chan struct{}
 	err     error // Wait's result, set before done closes
 	once    sync.Once
@@ -109,6 +113,35 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("creating registry storage: %w", err)
 	}
 	config := filepath.Join(dir, "config.yml")
+	output := o.Output
+	var logFile *os.File
+	if o.LogFile != "" {
+		if logFile, err = os.OpenFile(o.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			return nil, fmt.Errorf("starting registry: %w", err)
+		}
+		output = logFile
+		if o.Output != nil {
+			output = io.MultiWriter(o.Output, logFile)
+		}
+	}
+	s, err := startServing(ctx, bin, config, serveConfig{storage: storage, htpasswd: htpasswd, realm: realm}, output)
+	if err != nil {
+		if logFile != nil {
+			_ = logFile.Close() // the start's error is the one worth reporting
+		}
+		return nil, err
+	}
+	s.logFile = logFile
+	return s, nil
+}
+
+// serveConfig is what each try of startServing writes into the configuration.
+type serveConfig struct{ storage, htpasswd, realm string }
+
+// startServing starts the server on a free loopback port, trying another
+// port when one is taken between the check and the server's listen.
+func startServing(ctx context.Context, bin, config string, c serveConfig, output io.Writer) (*Server, error) {
+	storage, htpasswd, realm := c.storage, c.htpasswd, c.realm
 	for try := 1; ; try++ {
 		host, err := freeLoopbackAddr()
 		if err != nil {
@@ -118,7 +151,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if err := writeConfig(config, host, storage, htpasswd, realm, token); err != nil {
 			return nil, err
 		}
-		s, err := startProcess(bin, config, o.Output)
+		s, err := startProcess(bin, config, output)
 		if err != nil {
 			return nil, err
 		}
@@ -158,6 +191,9 @@ func (s *Server) Stop() {
 	s.once.Do(func() {
 		_ = s.cmd.Process.Kill() // fails only when it has already exited
 		<-s.done
+		if s.logFile != nil {
+			_ = s.logFile.Close() // Wait has copied the last output
+		}
 	})
 }
 

@@ -300,3 +300,36 @@ func TestTailBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestLogFile checks that the server's output goes to Options.LogFile too,
+// and that the file is closed by Stop (a second Stop is harmless). The
+// server is wrapped in a script that writes a line first: at its log level
+// the registry itself says nothing when all is well.
+func TestLogFile(t *testing.T) {
+	requireRegistry(t)
+	real, err := exec.LookPath(DefaultBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(t.TempDir(), "registry")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\necho wrapper-says-hello >&2\nexec "+real+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(t.TempDir(), "registry.log")
+	s, err := Start(t.Context(), Options{Binary: wrapper, Dir: t.TempDir(), LogFile: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	s.Stop()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "wrapper-says-hello") || !strings.Contains(s.Output(), "wrapper-says-hello") {
+		t.Errorf("log file:\n%s\noutput:\n%s\nwant the server's line in both", data, s.Output())
+	}
+	if err := s.logFile.Close(); err == nil {
+		t.Error("the log file is still open after Stop")
+	}
+}

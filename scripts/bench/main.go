@@ -47,6 +47,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocibuilder/builder/internal/buildah"
 	"github.com/ocibuilder/builder/internal/registryserver"
 )
 
@@ -213,13 +214,13 @@ func newHarness(opt options) *harness {
 	// work directory, on its file system.
 	env := []string{"TMPDIR=" + filepath.Join(state, "tmp")}
 	h.builder = &builderTool{bin: opt.builder, root: filepath.Join(state, "builder"), env: env}
-	h.buildah = &buildahTool{
-		bin:     opt.buildah,
-		root:    filepath.Join(state, "buildah", "root"),
-		runroot: filepath.Join(state, "buildah", "runroot"),
-		driver:  opt.driver,
-		env:     env,
-	}
+	h.buildah = &buildahTool{Tool: buildah.Tool{
+		Bin:     opt.buildah,
+		Root:    filepath.Join(state, "buildah", "root"),
+		Runroot: filepath.Join(state, "buildah", "runroot"),
+		Driver:  opt.driver,
+		Env:     env,
+	}}
 	h.other = h.buildah
 	if opt.baseline != "" {
 		h.other = &builderTool{label: "baseline", bin: opt.baseline, root: filepath.Join(state, "baseline"), env: env}
@@ -290,20 +291,12 @@ func (t *builderTool) build(ctx context.Context, spec buildSpec, tag, out string
 // buildahTool is buildah with state of its own, chroot isolation and its
 // layer cache on.
 type buildahTool struct {
-	bin     string
-	root    string
-	runroot string
-	driver  string
-	env     []string
+	buildah.Tool
 	// pushFlags ask push for gzip layers, where this version can be asked.
 	pushFlags []string
 }
 
 func (t *buildahTool) name() string { return "buildah" }
-
-func (t *buildahTool) global(args ...string) []string {
-	return append([]string{"--root", t.root, "--runroot", t.runroot, "--storage-driver", t.driver}, args...)
-}
 
 func (t *buildahTool) budFlags() []string {
 	return []string{"bud", "--isolation", "chroot", "--layers", "--tls-verify=false"}
@@ -313,7 +306,7 @@ func (t *buildahTool) reset(ctx context.Context) error {
 	if err := t.remove(ctx); err != nil {
 		return err
 	}
-	for _, d := range []string{t.root, t.runroot} {
+	for _, d := range []string{t.Root, t.Runroot} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("creating buildah state: %w", err)
 		}
@@ -324,31 +317,26 @@ func (t *buildahTool) reset(ctx context.Context) error {
 // remove lets buildah drop its containers and images first, which
 // unmounts what it mounted, and then unmounts whatever is left.
 func (t *buildahTool) remove(ctx context.Context) error {
-	if _, err := os.Stat(t.root); err == nil {
-		var out bytes.Buffer
-		if err := runTo(ctx, &out, t.env, t.bin, t.global("rm", "-a")...); err != nil {
-			fmt.Fprintf(os.Stderr, "buildah rm -a: %v\n%s", err, out.Bytes())
-		}
-		out.Reset()
-		if err := runTo(ctx, &out, t.env, t.bin, t.global("rmi", "-a", "-f")...); err != nil && !strings.Contains(out.String(), "no images") {
-			fmt.Fprintf(os.Stderr, "buildah rmi -a -f: %v\n%s", err, out.Bytes())
+	if _, err := os.Stat(t.Root); err == nil {
+		if err := t.Clear(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}
-	if err := removeTree(t.root); err != nil {
+	if err := removeTree(t.Root); err != nil {
 		return err
 	}
-	return removeTree(t.runroot)
+	return removeTree(t.Runroot)
 }
 
 func (t *buildahTool) build(ctx context.Context, spec buildSpec, tag, out string, log *os.File) (time.Duration, error) {
 	image := "bench:" + tag
-	bud := t.global(append(t.budFlags(), "-f", spec.dockerfile, "-t", image, spec.context)...)
-	push := t.global(append(append([]string{"push"}, t.pushFlags...), image, "oci:"+out+":latest")...)
+	bud := t.Args(append(t.budFlags(), "-f", spec.dockerfile, "-t", image, spec.context)...)
+	push := t.Args(append(append([]string{"push"}, t.pushFlags...), image, "oci:"+out+":latest")...)
 	start := time.Now()
-	if err := runTo(ctx, log, t.env, t.bin, bud...); err != nil {
+	if err := runTo(ctx, log, t.Env, t.Bin, bud...); err != nil {
 		return time.Since(start), err
 	}
-	err := runTo(ctx, log, t.env, t.bin, push...)
+	err := runTo(ctx, log, t.Env, t.Bin, push...)
 	return time.Since(start), err
 }
 
@@ -862,7 +850,7 @@ func verifyBlob(dir string, d ocispec.Descriptor) error {
 // --compression-format (an OCI layout destination gets gzip by default
 // anyway).
 func (h *harness) buildahPushFlags(ctx context.Context) error {
-	help, err := output(ctx, h.buildah.bin, "push", "--help")
+	help, err := output(ctx, h.buildah.Bin, "push", "--help")
 	if err != nil {
 		return err
 	}
@@ -877,7 +865,6 @@ func (h *harness) buildahPushFlags(ctx context.Context) error {
 type registry struct {
 	host string
 	srv  *registryserver.Server
-	log  *os.File
 }
 
 // startRegistry runs docker-registry with its storage under dir (emptied
@@ -889,21 +876,15 @@ func startRegistry(ctx context.Context, dir string) (*registry, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating registry directory: %w", err)
 	}
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
+	srv, err := registryserver.Start(ctx, registryserver.Options{Dir: dir, LogFile: filepath.Join(dir, "registry.log")})
 	if err != nil {
-		return nil, fmt.Errorf("creating registry log: %w", err)
-	}
-	srv, err := registryserver.Start(ctx, registryserver.Options{Dir: dir, Output: log})
-	if err != nil {
-		_ = log.Close() // the start's error is the one worth reporting
 		return nil, err
 	}
-	return &registry{host: srv.Host(), srv: srv, log: log}, nil
+	return &registry{host: srv.Host(), srv: srv}, nil
 }
 
 func (r *registry) stop() {
 	r.srv.Stop()
-	_ = r.log.Close() // written by the server only
 }
 
 // mountsUnder returns the mount points at or below dir, deepest first.
@@ -1348,7 +1329,7 @@ func (h *harness) describeMachine(ctx context.Context) error {
 		add("Go", runtime.Version())
 		return nil
 	}
-	if v, err := output(ctx, h.buildah.bin, "version"); err == nil {
+	if v, err := output(ctx, h.buildah.Bin, "version"); err == nil {
 		for line := range strings.Lines(v) {
 			if k, val, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "Version" {
 				add("buildah", strings.TrimSpace(val)+" ("+h.debVersion(ctx, "buildah")+")")
@@ -1358,7 +1339,7 @@ func (h *harness) describeMachine(ctx context.Context) error {
 	if err := h.buildah.reset(ctx); err != nil {
 		return err
 	}
-	if info, err := output(ctx, h.buildah.bin, h.buildah.global("info")...); err == nil {
+	if info, err := output(ctx, h.buildah.Bin, h.buildah.Args("info")...); err == nil {
 		var bi struct {
 			Store struct {
 				GraphDriverName string            `json:"GraphDriverName"`
@@ -1370,7 +1351,7 @@ func (h *harness) describeMachine(ctx context.Context) error {
 				bi.Store.GraphDriverName, bi.Store.GraphStatus["Native Overlay Diff"], bi.Store.GraphStatus["Backing Filesystem"]))
 		}
 	} else {
-		return fmt.Errorf("buildah with storage driver %s: %w", h.buildah.driver, err)
+		return fmt.Errorf("buildah with storage driver %s: %w", h.buildah.Driver, err)
 	}
 	if v, err := output(ctx, "skopeo", "--version"); err == nil {
 		add("skopeo", strings.TrimSpace(v))
@@ -1495,7 +1476,7 @@ func (h *harness) notes() string {
 		return fmt.Sprintf("baseline is %s, run exactly as the builder; targets are buildah's and do not apply.\n", h.opt.baseline)
 	}
 	return fmt.Sprintf("buildah runs with --layers (its layer cache, which the warm scenarios use), --isolation chroot and storage driver %s; "+
-		"it has a --jobs flag for building stages in parallel, left at its default (1). Its time is bud + push to the OCI layout.\n", h.buildah.driver)
+		"it has a --jobs flag for building stages in parallel, left at its default (1). Its time is bud + push to the OCI layout.\n", h.buildah.Driver)
 }
 
 // report is the whole results file: machine, settings, table, scenarios
@@ -1524,7 +1505,7 @@ func (h *harness) report() string {
 - Rounds alternate the order: odd rounds run the builder first, even rounds buildah first. Page caches are never dropped; dirty pages are written out (sync) before each build, untimed.
 - Every output is checked: skopeo reads it as an OCI layout, every layer is gzip, and every blob matches its size and digest.
 - Debian base: bookworm, debootstrap --variant=minbase, made by scripts/debian-base.sh.
-`, h.buildah.driver, pushFlags)
+`, h.buildah.Driver, pushFlags)
 	b.WriteString("\n## Scenarios\n\n")
 	for _, g := range h.groups {
 		for _, s := range g.scenarios {

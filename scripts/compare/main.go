@@ -38,6 +38,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocibuilder/builder/internal/buildah"
 	"github.com/ocibuilder/builder/internal/registryserver"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -159,7 +160,8 @@ func run(ctx context.Context, args []string, w io.Writer) (bool, error) {
 			return false, fmt.Errorf("creating the work directory: %w", err)
 		}
 	}
-	reg, err := startRegistry(ctx, filepath.Join(o.work, "registry"))
+	regDir := filepath.Join(o.work, "registry")
+	reg, err := registryserver.Start(ctx, registryserver.Options{Dir: regDir, LogFile: filepath.Join(regDir, "registry.log")})
 	if err != nil {
 		return false, err
 	}
@@ -260,10 +262,10 @@ func compareCase(ctx context.Context, o options, c buildCase, store *oci.Store, 
 func pullBases(ctx context.Context, o options, host string, env []string) error {
 	for name := range o.bases {
 		ref := host + "/" + name + ":latest"
-		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, "pull", "-q", "--tls-verify=false", ref)...); err != nil {
+		if _, err := output(ctx, env, o.buildah, buildahTool(o, env).Args("pull", "-q", "--tls-verify=false", ref)...); err != nil {
 			return fmt.Errorf("buildah pulling base %s: %w", name, err)
 		}
-		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, "tag", ref, name+":latest")...); err != nil {
+		if _, err := output(ctx, env, o.buildah, buildahTool(o, env).Args("tag", ref, name+":latest")...); err != nil {
 			return fmt.Errorf("buildah naming base %s: %w", name, err)
 		}
 	}
@@ -285,13 +287,14 @@ func buildWithBuilder(ctx context.Context, o options, c buildCase, out string, e
 	return runLogged(ctx, filepath.Join(c.dir, "builder.log"), env, o.builder, append(args, c.context)...)
 }
 
-func buildahGlobal(o options, args ...string) []string {
-	return append([]string{"--root", filepath.Join(o.work, "state", "buildah", "root"),
-		"--runroot", filepath.Join(o.work, "state", "buildah", "runroot"), "--storage-driver", o.driver}, args...)
+// buildahTool is buildah with its state in the work directory.
+func buildahTool(o options, env []string) *buildah.Tool {
+	return &buildah.Tool{Bin: o.buildah, Root: filepath.Join(o.work, "state", "buildah", "root"),
+		Runroot: filepath.Join(o.work, "state", "buildah", "runroot"), Driver: o.driver, Env: env}
 }
 
 func buildWithBuildah(ctx context.Context, o options, c buildCase, out string, env []string) error {
-	args := buildahGlobal(o, "bud", "--isolation", "chroot", "--pull=never",
+	args := buildahTool(o, env).Args("bud", "--isolation", "chroot", "--pull=never",
 		"-f", c.dockerfile, "-t", "compare:latest")
 	for _, a := range o.buildArgs {
 		args = append(args, "--build-arg", a)
@@ -303,17 +306,14 @@ func buildWithBuildah(ctx context.Context, o options, c buildCase, out string, e
 	if err := runLogged(ctx, log, env, o.buildah, append(args, c.context)...); err != nil {
 		return err
 	}
-	return runLogged(ctx, log, env, o.buildah, buildahGlobal(o, "push", "compare:latest", "oci:"+out+":latest")...)
+	return runLogged(ctx, log, env, o.buildah, buildahTool(o, env).Args("push", "compare:latest", "oci:"+out+":latest")...)
 }
 
 // removeBuildahState lets buildah drop what it made; the work directory
 // keeps the rest for a look.
 func removeBuildahState(o options, env []string) {
-	ctx := context.Background()
-	for _, args := range [][]string{{"rm", "-a"}, {"rmi", "-a", "-f"}} {
-		if _, err := output(ctx, env, o.buildah, buildahGlobal(o, args...)...); err != nil {
-			fmt.Fprintf(os.Stderr, "compare: %v\n", err)
-		}
+	if err := buildahTool(o, env).Clear(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "compare: %v\n", err)
 	}
 }
 
@@ -356,21 +356,6 @@ func applyLayer(ctx context.Context, store *oci.Store, l ocispec.Descriptor, roo
 	defer rc.Close()
 	_, err = layer.Apply(ctx, root, rc, opts)
 	return err
-}
-
-// startRegistry runs docker-registry on a loopback port with its storage
-// and log under dir.
-func startRegistry(ctx context.Context, dir string) (*registryserver.Server, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating registry directory: %w", err)
-	}
-	log, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		return nil, fmt.Errorf("creating registry log: %w", err)
-	}
-	// The server writes the log until it stops; the file closes with
-	// the process.
-	return registryserver.Start(ctx, registryserver.Options{Dir: dir, Output: log})
 }
 
 // runLogged runs a command with its output appended to the file log; an
