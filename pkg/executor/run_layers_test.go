@@ -119,6 +119,24 @@ func TestRunLayerContent(t *testing.T) {
 			want: []layerEntry{tDir("data", 0o755), tReg("data/pair1", 0o644, "p\nmore\n")},
 		},
 		{
+			// The step's view has pair1 and pair3 as one inode (the
+			// copy-up of pair1), pair2 as another: the layer holds both
+			// names of the new inode, whatever the lower link count.
+			name: "new name for one name of a lower hard link pair",
+			run:  "ln /data/pair1 /data/pair3",
+			want: []layerEntry{tDir("data", 0o755), tReg("data/pair1", 0o644, "p\n"), tHardlink("data/pair3", 0o644, "data/pair1")},
+		},
+		{
+			name: "one name of a lower hard link pair removed",
+			run:  "rm /data/pair2",
+			want: []layerEntry{tDir("data", 0o755), tWhiteout("data", "pair2")},
+		},
+		{
+			name: "one name of a lower hard link pair renamed",
+			run:  "mv /data/pair2 /data/pair3",
+			want: []layerEntry{tDir("data", 0o755), tWhiteout("data", "pair2"), tReg("data/pair3", 0o644, "p\n")},
+		},
+		{
 			name: "directory removed",
 			run:  "rm -rf /olddir",
 			want: []layerEntry{tWhiteout("", "olddir")},

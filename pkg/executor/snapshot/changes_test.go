@@ -255,6 +255,25 @@ func TestChangesMatchDirChanges(t *testing.T) {
 			want: []string{"M bin/a", "M etc", "M etc/passwd", "A etc/passwd.lnk", "A new", "A new/a", "A new/b"},
 		},
 		{
+			// The lower pair bin/a, bin/b: overlayfs copies bin/a up and
+			// links bin/c to the copy, so a and c are one inode and b
+			// another; the layer holds both names of the new inode.
+			name: "new name for one name of a lower linked pair",
+			ops: func(t testing.TB, r string) {
+				must(t, os.Link(filepath.Join(r, "bin/a"), filepath.Join(r, "bin/c")))
+			},
+			want: []string{"M bin", "M bin/a", "A bin/c"},
+		},
+		{
+			name: "one name of a lower linked pair removed or renamed",
+			ops: func(t testing.TB, r string) {
+				must(t, os.Rename(filepath.Join(r, "bin/b"), filepath.Join(r, "bin/c")))
+				must(t, os.Link(filepath.Join(r, "etc/passwd"), filepath.Join(r, "etc/passwd.lnk")))
+				rm(t, r, "etc/passwd")
+			},
+			want: []string{"M bin", "D bin/b", "A bin/c", "M etc", "D etc/passwd", "A etc/passwd.lnk"},
+		},
+		{
 			name: "symlinks",
 			ops: func(t testing.TB, r string) {
 				must(t, os.Symlink("usr/bin/tool", filepath.Join(r, "toolink")))

@@ -49,10 +49,14 @@ func sameEntry(a fs.FileInfo, ad *fsutil.Dir, an string, b fs.FileInfo, bd *fsut
 		// A name linked to the file in this step is a change of the file
 		// too: the image spec counts hard links among the attributes of
 		// an entry, and the layer must hold every name of the inode. A
-		// copy-up alone breaks lower links (overlayfs index=off, and
-		// Materialize's copy), leaving one link, so only a count above
-		// one that differs from below means a new name.
-		if sa.Nlink > 1 && sa.Nlink != sb.Nlink {
+		// copy-up never shares its inode with another name (overlayfs
+		// with index=off gives each copied-up name its own inode, and
+		// Materialize copies every name on its own), so a name that
+		// exists below and has more than one link in a has been linked
+		// in this step, whatever the count below was: with a lower pair
+		// a, b, "ln a c" leaves a and c one inode of two links, like the
+		// pair below, and b a separate one.
+		if sa.Nlink > 1 {
 			return false, nil
 		}
 	case a.Mode()&fs.ModeSymlink != 0:

@@ -52,11 +52,21 @@ var fuzzTargets = []string{"a", "h", "missing", "f", "d/x"}
 
 var fuzzModes = []uint32{0o644, 0o755, 0o600, 0o4755, 0o1777, 0o2755, 0o700, 0o444}
 
+// fuzzPair is the hard-linked pair of the bottom layer; ops 15 to 17 act
+// on one of its names, chosen by the second argument.
+var fuzzPair = []string{"c", "c2"}
+
+// fuzzNewNames are the names ops 15 and 17 give a name of the pair.
+var fuzzNewNames = []string{"n", "a/n", "c3", "c2", "e/y"}
+
+// fuzzOps is the number of operation codes.
+const fuzzOps = 18
+
 // fuzzOp is one step operation decoded from three bytes.
 type fuzzOp struct{ code, p1, p2 byte }
 
 func (o fuzzOp) String() string {
-	return fmt.Sprintf("op%d(%s,%s,%d)", o.code%15, fuzzPaths[int(o.p1)%len(fuzzPaths)], fuzzPaths[int(o.p2)%len(fuzzPaths)], o.p2)
+	return fmt.Sprintf("op%d(%s,%s,%d)", o.code%fuzzOps, fuzzPaths[int(o.p1)%len(fuzzPaths)], fuzzPaths[int(o.p2)%len(fuzzPaths)], o.p2)
 }
 
 func decodeOps(data []byte) []fuzzOp {
@@ -73,7 +83,9 @@ func (o fuzzOp) apply(root string) error {
 	p1 := filepath.Join(root, fuzzPaths[int(o.p1)%len(fuzzPaths)])
 	p2 := filepath.Join(root, fuzzPaths[int(o.p2)%len(fuzzPaths)])
 	arg := int(o.p2)
-	switch o.code % 15 {
+	pair := filepath.Join(root, fuzzPair[arg%2])
+	newName := filepath.Join(root, fuzzNewNames[int(o.p1)%len(fuzzNewNames)])
+	switch o.code % fuzzOps {
 	case 0:
 		return writeFile(p1, os.O_TRUNC, strings.Repeat("w", arg%7))
 	case 1:
@@ -122,8 +134,14 @@ func (o fuzzOp) apply(root string) error {
 		return unix.Lsetxattr(p1, "user.k", []byte{byte(arg)}, 0)
 	case 13:
 		return writeFile(p1, 0, "") // opens for write: a copy-up, no change
-	default:
+	case 14:
 		return unix.Mkfifo(p1, 0o644)
+	case 15:
+		return os.Link(pair, newName) // a new name for one name of a lower pair
+	case 16:
+		return os.Remove(pair) // one name of a lower pair unlinked
+	default:
+		return os.Rename(pair, newName) // one name of a lower pair renamed
 	}
 }
 
@@ -166,6 +184,9 @@ func FuzzChanges(f *testing.F) {
 		{12, 1, 2, 12, 1, 3, 10, 11, 4},                        // xattr set and removed, truncate
 		{14, 5, 0, 9, 8, 5, 4, 12, 0},                          // fifo, rename, rm -rf e
 		{4, 6, 0, 2, 6, 0, 0, 7, 1, 3, 7, 0, 3, 6, 0, 0, 6, 0}, // opaque b recreated then made a file
+		{15, 0, 0, 1, 10, 0},                                   // ln c n, then append through c
+		{16, 0, 1, 0, 10, 0},                                   // rm c2, then rewrite c
+		{17, 2, 1, 15, 2, 0},                                   // mv c2 c3, then ln c c3
 	}
 	for _, s := range seeds {
 		f.Add(s)
