@@ -248,13 +248,13 @@ func TestFileHasherCorruptCache(t *testing.T) {
 		"trailing byte":  append(slices.Clone(valid), 0),
 		"garbage":        garbage,
 		"flipped digest": mutate(func(b []byte) []byte { b[sumByte] ^= 1; return b }),
-		"flipped inode":  mutate(func(b []byte) []byte { b[len(b)-hashTrailerSize-hashRecordSize+12] ^= 1; return b }),
+		"flipped inode":  mutate(func(b []byte) []byte { b[len(b)-hashTrailerSize-hashRecordSize+recIno] ^= 1; return b }),
 		"other version": mutate(func(b []byte) []byte {
-			b[4]++
+			b[hdrVersion]++
 			return withCRC(b)
 		}),
 		"path overruns": mutate(func(b []byte) []byte {
-			b[len(b)-hashTrailerSize-hashRecordSize] += 50
+			b[len(b)-hashTrailerSize-hashRecordSize+recPathLen] += 50
 			return withCRC(b)
 		}),
 	}
