@@ -9,13 +9,17 @@ import (
 	"strings"
 
 	"github.com/ocibuilder/builder/pkg/executor"
+	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
 )
 
 // Example builds a FROM scratch image from a build context and writes it
-// as an OCI image layout.
+// as an OCI image layout. A program calls sandbox.Init first in main, before
+// Build (here TestMain has).
 func Example() {
+	sandbox.Init() // in a sandbox child this never returns
+
 	tmp, err := os.MkdirTemp("", "executor-example-")
 	if err != nil {
 		log.Fatal(err)

@@ -1,6 +1,12 @@
 // Package executor runs a parsed Dockerfile graph: it resolves each stage's
 // base, applies every step to the stage's image config and filesystem, and
 // writes one layer per filesystem-changing step into the content store.
+//
+// Call sandbox.Init() first in main (and in TestMain of tests that build):
+// RUN steps re-execute the program as a sandbox child, which Init takes over
+// before the program's own code runs. Build checks that Init ran before it
+// starts anything and otherwise fails with an error wrapping
+// sandbox.ErrNoInit ("call sandbox.Init() first in main: …").
 package executor
 
 import (
@@ -10,14 +16,15 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -121,16 +128,24 @@ type Resolver interface {
 }
 
 // Build runs the stages the graph's target needs and returns the target
-// stage's image, whose blobs are in the store under Options.Root.
+// stage's image, whose blobs are in the store under Options.Root. The
+// program must have called sandbox.Init first in main; if it did not, Build
+// does nothing and its error wraps sandbox.ErrNoInit.
 func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err error) {
 	if g == nil || g.Target == nil {
 		return nil, errors.New("build: empty graph")
+	}
+	// Checked for every build, not at the first RUN step: a step can come
+	// from a base image's ONBUILD, and failing after other steps ran would
+	// hide the fix behind a half-done build.
+	if err := sandbox.Initialized(); err != nil {
+		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
 	if o.Platform.OS == "" {
-		o.Platform = ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		o.Platform = platforms.Default()
 	}
 	st, err := openState(ctx, o.Root)
 	if err != nil {

@@ -14,7 +14,10 @@
 //
 // Programs that use Run must call Init first thing in main (and in TestMain
 // of test packages that run sandboxes): the re-executed child is recognised
-// there and never reaches the program's own code.
+// there and never reaches the program's own code. Init also records, in the
+// process's environment, that it ran; Run checks that record (Initialized)
+// and, when Init was forgotten, fails with an error wrapping ErrNoInit
+// instead of starting a child that would run main again.
 //
 // The overlay mount data (the lowerdir, upperdir and workdir options) must fit
 // in one page (4095 bytes on most machines). The lower directories are named

@@ -35,8 +35,12 @@ const ioDrainDelay = 5 * time.Second
 // failures to start the child, and failures of the sandbox setup, returned as
 // *SetupError. When ctx is done the whole step is killed (SIGKILL to its PID
 // 1 takes the PID namespace with it) and the error wraps ctx.Err(). The
-// program must have called Init at the top of main.
+// program must have called Init at the top of main; if it did not, Run
+// starts nothing and its error wraps ErrNoInit.
 func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writer) (Result, error) {
+	if err := Initialized(); err != nil {
+		return Result{}, fmt.Errorf("sandbox: %w", err)
+	}
 	spec, err := spec.normalize()
 	if err != nil {
 		return Result{}, fmt.Errorf("sandbox: %w", err)
