@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor"
 	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor/source"
@@ -302,7 +303,7 @@ func parseLimits(f buildFlags) (cgroup.Limits, error) {
 	var l cgroup.Limits
 	var err error
 	if f.memory != "" {
-		if l.Memory, err = cgroup.ParseMemory(f.memory); err != nil {
+		if l.Memory, err = units.ParseBytes(f.memory); err != nil {
 			return l, fmt.Errorf("--memory: %w", err)
 		}
 	}

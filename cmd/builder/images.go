@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor/cache"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
@@ -85,7 +85,7 @@ func newImagesCommand(g *globalFlags) *cobra.Command {
 				if !e.Created.IsZero() {
 					created = e.Created.UTC().Format(time.RFC3339)
 				}
-				size := humanBytes(e.Size)
+				size := units.FormatBytes(e.Size)
 				if e.Err != nil {
 					size = "damaged: " + e.Err.Error()
 				}
@@ -210,7 +210,7 @@ state directory to finish.`,
 			var limit int64
 			if keepStorage != "" {
 				var err error
-				if limit, err = cgroup.ParseMemory(keepStorage); err != nil {
+				if limit, err = units.ParseBytes(keepStorage); err != nil {
 					return fmt.Errorf("--keep-storage: %w", err)
 				}
 			}
@@ -243,22 +243,10 @@ state directory to finish.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories and %d build cache records, %s freed\n",
-				rep.Blobs, rep.LayerDirs, records, humanBytes(rep.Bytes))
+				rep.Blobs, rep.LayerDirs, records, units.FormatBytes(rep.Bytes))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keepStorage, "keep-storage", "", `keep the most recently used build cache up to this size ("10g", "512m")`)
 	return cmd
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
 }

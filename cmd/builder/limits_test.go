@@ -54,7 +54,7 @@ func TestMemoryLimitReportsOOM(t *testing.T) {
 	if r.code == 0 {
 		t.Fatalf("a step needing 300 MB succeeded under --memory 64m:\n%s", r.stderr)
 	}
-	if want := "killed: out of memory (limit 64 MiB)"; !strings.Contains(r.stderr, want) {
+	if want := "killed: out of memory (limit 64MiB)"; !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 	}
 }

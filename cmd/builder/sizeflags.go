@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
-	"github.com/ocibuilder/builder/pkg/layer"
 )
 
 // Defaults of --max-archive-size and --max-layer-size, written as the
 // flags take them.
 var (
-	defaultMaxArchiveSize = layer.FormatSize(executor.DefaultMaxArchiveSize)
-	defaultMaxLayerSize   = layer.FormatSize(executor.DefaultMaxLayerSize)
+	defaultMaxArchiveSize = units.FormatBytes(executor.DefaultMaxArchiveSize)
+	defaultMaxLayerSize   = units.FormatBytes(executor.DefaultMaxLayerSize)
 )
 
 // parseSizeLimit reads a size flag such as --max-archive-size: a size with
@@ -23,7 +22,7 @@ func parseSizeLimit(flag, v string) (int64, error) {
 	if s := strings.TrimSpace(v); s == "-1" || s == "0" {
 		return -1, nil
 	}
-	n, err := cgroup.ParseMemory(v)
+	n, err := units.ParseBytes(v)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", flag, err)
 	}

@@ -17,16 +17,19 @@ var rules = []struct {
 	allowed   []string
 	forbidden []string
 }{
-	{pkg: "pkg/layer", allowed: []string{"internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
-	{pkg: "pkg/parser", forbidden: []string{"github.com/google/go-containerregistry"}},
-	{pkg: "pkg/oci", allowed: []string{"pkg/layer", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
-	{pkg: "pkg/oci/remote", allowed: []string{"pkg/oci", "pkg/layer", "internal/fsutil"}},
-	{pkg: "pkg/oci/images", allowed: []string{"pkg/oci", "pkg/oci/remote", "pkg/layer", "internal/fsutil"}},
-	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer", "internal/fsutil"}},
+	{pkg: "pkg/layer", allowed: []string{"internal/fsutil", "internal/units"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/parser", allowed: []string{"internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
+	{pkg: "pkg/oci", allowed: []string{"pkg/layer", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
+	{pkg: "pkg/oci/remote", allowed: []string{"pkg/oci", "pkg/layer", "internal/fsutil", "internal/units", "internal/platforms"}},
+	{pkg: "pkg/oci/images", allowed: []string{"pkg/oci", "pkg/oci/remote", "pkg/layer", "internal/fsutil", "internal/units", "internal/platforms"}},
+	{pkg: "pkg/executor/snapshot", allowed: []string{"pkg/layer", "internal/fsutil", "internal/units"}},
 	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor/source", allowed: []string{"internal/fsutil"}},
 	{pkg: "pkg/executor/cache", allowed: []string{"internal/fsutil"}},
-	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/executor/", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry"}},
+	{pkg: "pkg/executor/cgroup", allowed: []string{"internal/units"}},
+	{pkg: "internal/units"},
+	{pkg: "internal/platforms"},
+	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/executor/", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
 }
 
 func TestDependencies(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
 )
@@ -178,8 +178,7 @@ func ImageLayout(t testing.TB, entries ...Entry) string {
 	created := TreeTime()
 	var cfg dockerspec.DockerOCIImage
 	cfg.Created = &created
-	cfg.OS = "linux"
-	cfg.Architecture = runtime.GOARCH
+	cfg.Platform = platforms.Default()
 	cfg.RootFS = ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{desc.DiffID}}
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cfg.Config.Cmd = []string{"/bin/sh"}

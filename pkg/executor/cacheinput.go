@@ -11,9 +11,9 @@ import (
 	"strconv"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/executor/source"
-	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,7 +21,7 @@ import (
 
 // platform is the stage's platform as "os/arch[/variant]".
 func (s *stageState) platform() string {
-	return oci.PlatformString(ocispec.Platform{OS: s.cfg.OS, Architecture: s.cfg.Architecture, Variant: s.cfg.Variant})
+	return platforms.Format(ocispec.Platform{OS: s.cfg.OS, Architecture: s.cfg.Architecture, Variant: s.cfg.Variant})
 }
 
 // argList is the stage's set ARGs as NAME=value, as RUN sees them.

@@ -141,7 +141,7 @@ func TestRunOutOfMemory(t *testing.T) {
 	if !se.OOMKilled || se.MemoryLimit != 64<<20 {
 		t.Errorf("StepError OOMKilled=%v MemoryLimit=%d, want true and %d", se.OOMKilled, se.MemoryLimit, 64<<20)
 	}
-	if want := "killed: out of memory (limit 64 MiB)"; !strings.Contains(err.Error(), want) {
+	if want := "killed: out of memory (limit 64MiB)"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error message lacks %q:\n%v", want, err)
 	}
 	checkGone(t, stepCgroupDirs(t, out.String()))

@@ -13,7 +13,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -80,7 +80,7 @@ func (e *StepError) Error() string {
 	fmt.Fprintf(&b, "%s: process %q did not complete successfully: ", e.Loc, strings.Join(e.Cmd, " "))
 	switch {
 	case e.OOMKilled:
-		fmt.Fprintf(&b, "killed: out of memory (limit %s)", cgroup.FormatBytes(e.MemoryLimit))
+		fmt.Fprintf(&b, "killed: out of memory (limit %s)", units.FormatBytes(e.MemoryLimit))
 	case e.Signal != 0:
 		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
 	default:

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -135,7 +136,7 @@ func (b *builder) resolveBase(ctx context.Context, s *parser.Stage, log io.Write
 		ss.cfg.Config.WorkingDir = "/"
 		ss.cfg.Config.Env = []string{defaultPath}
 		ss.base = "scratch"
-		ss.key, ss.keyIsBase = digest.FromString("scratch "+oci.PlatformString(platform)), true
+		ss.key, ss.keyIsBase = digest.FromString("scratch "+platforms.Format(platform)), true
 		return ss, nil
 	case s.From.Stage != nil:
 		base, err := b.stageResult(ctx, s.From.Stage)

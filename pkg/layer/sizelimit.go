@@ -2,7 +2,8 @@ package layer
 
 import (
 	"fmt"
-	"strconv"
+
+	"github.com/ocibuilder/builder/internal/units"
 )
 
 // SizeLimitError reports an archive whose uncompressed content exceeds
@@ -14,19 +15,7 @@ type SizeLimitError struct {
 }
 
 func (e *SizeLimitError) Error() string {
-	return fmt.Sprintf("uncompressed size exceeds the limit of %s", FormatSize(e.Limit))
-}
-
-// FormatSize writes n bytes in the largest binary unit that divides it
-// exactly ("1GiB", "512MiB", "1000B"), the form size flags accept back.
-func FormatSize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for i < len(units)-1 && n != 0 && n%1024 == 0 {
-		n /= 1024
-		i++
-	}
-	return strconv.FormatInt(n, 10) + units[i]
+	return fmt.Sprintf("uncompressed size exceeds the limit of %s", units.FormatBytes(e.Limit))
 }
 
 // sizeBudget counts the bytes an Apply call has accepted against its

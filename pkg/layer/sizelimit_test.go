@@ -132,12 +132,3 @@ func TestApplyMaxSize(t *testing.T) {
 		})
 	}
 }
-
-func TestFormatSize(t *testing.T) {
-	cases := map[int64]string{1 << 30: "1GiB", 16 << 30: "16GiB", 512 << 20: "512MiB", 1000: "1000B", 0: "0B", 1536: "1536B"}
-	for n, want := range cases {
-		if got := FormatSize(n); got != want {
-			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

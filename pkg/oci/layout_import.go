@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/internal/platforms"
 )
 
 // importImage copies the manifest's config and layers into s.
@@ -19,7 +21,7 @@ func importImage(ctx context.Context, lr layoutReader, desc ocispec.Descriptor, 
 	}
 	img := &Image{Config: cfg, Store: s}
 	if (want.OS != "" || want.Architecture != "") && !PlatformMatches(want, img.Platform()) {
-		return nil, fmt.Errorf("%w: manifest %s is for %s, not %s", ErrInvalid, desc.Digest, PlatformString(img.Platform()), PlatformString(want))
+		return nil, fmt.Errorf("%w: manifest %s is for %s, not %s", ErrInvalid, desc.Digest, platforms.Format(img.Platform()), platforms.Format(want))
 	}
 	if cfg.RootFS.Type != "layers" {
 		return nil, fmt.Errorf("%w: config %s has rootfs type %q", ErrInvalid, m.Config.Digest, cfg.RootFS.Type)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/internal/platforms"
 )
 
 // maxIndexDepth bounds nested image indexes; real images use one level.
@@ -202,9 +204,9 @@ func choosePlatform(ctx context.Context, lr layoutReader, leaves []ocispec.Descr
 	case len(match) == 1:
 		return match[0], nil
 	case len(match) == 0:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: no manifest for platform %s", ErrNotFound, PlatformString(want))
+		return ocispec.Descriptor{}, fmt.Errorf("%w: no manifest for platform %s", ErrNotFound, platforms.Format(want))
 	case filter:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests match platform %s", ErrAmbiguous, len(match), PlatformString(want))
+		return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests match platform %s", ErrAmbiguous, len(match), platforms.Format(want))
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests and no platform given", ErrAmbiguous, len(match))
 }

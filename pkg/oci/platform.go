@@ -49,12 +49,3 @@ func PlatformMatches(want, have ocispec.Platform) bool {
 	}
 	return true
 }
-
-// PlatformString formats a platform as os/arch[/variant].
-func PlatformString(p ocispec.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}

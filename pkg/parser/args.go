@@ -5,6 +5,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/ocibuilder/builder/internal/platforms"
 )
 
 // argEnv is an insertion-ordered set of build-time variables. It implements
@@ -44,12 +46,12 @@ func predefinedArgs(o Options, target string) *argEnv {
 	}
 	bp, tp := o.BuildPlatform, o.TargetPlatform
 	pairs := [...][2]string{
-		{"BUILDPLATFORM", formatPlatform(bp)},
+		{"BUILDPLATFORM", platforms.Format(bp)},
 		{"BUILDOS", bp.OS},
 		{"BUILDOSVERSION", bp.OSVersion},
 		{"BUILDARCH", bp.Architecture},
 		{"BUILDVARIANT", bp.Variant},
-		{"TARGETPLATFORM", formatPlatform(tp)},
+		{"TARGETPLATFORM", platforms.Format(tp)},
 		{"TARGETOS", tp.OS},
 		{"TARGETOSVERSION", tp.OSVersion},
 		{"TARGETARCH", tp.Architecture},

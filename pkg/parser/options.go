@@ -2,9 +2,10 @@ package parser
 
 import (
 	"maps"
-	"runtime"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocibuilder/builder/internal/platforms"
 )
 
 // defaultFilename names the Dockerfile in locations when Options.Filename is empty.
@@ -43,17 +44,7 @@ func (o Options) withDefaults() Options {
 
 func platformOrHost(p ocispec.Platform) ocispec.Platform {
 	if p.OS == "" && p.Architecture == "" {
-		return ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+		return platforms.Default()
 	}
 	return p
-}
-
-// formatPlatform renders p as os/arch[/variant], the form docker uses for
-// TARGETPLATFORM and BUILDPLATFORM.
-func formatPlatform(p ocispec.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
 }

@@ -7,21 +7,6 @@ import (
 	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 )
 
-func ExampleParseMemory() {
-	for _, s := range []string{"512m", "1.5g", "64MiB"} {
-		n, err := cgroup.ParseMemory(s)
-		if err != nil {
-			fmt.Println(err)
-			continue
-		}
-		fmt.Println(s, "=", n, "bytes =", cgroup.FormatBytes(n))
-	}
-	// Output:
-	// 512m = 536870912 bytes = 512 MiB
-	// 1.5g = 1610612736 bytes = 1536 MiB
-	// 64MiB = 67108864 bytes = 64 MiB
-}
-
 func ExampleLimits_CPUQuota() {
 	cpus, err := cgroup.ParseCPUs("1.5")
 	if err != nil {

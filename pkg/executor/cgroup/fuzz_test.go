@@ -2,29 +2,9 @@ package cgroup
 
 import (
 	"path"
-	"strconv"
 	"strings"
 	"testing"
 )
-
-func FuzzParseMemory(f *testing.F) {
-	for _, s := range []string{"512m", "1.5GiB", "0", "100 b", "5ib", "9223372036854775807", "1e9", "-0", "1..5m", "\x00m"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseMemory(s)
-		if err != nil {
-			return
-		}
-		if n < 0 {
-			t.Fatalf("ParseMemory(%q) = %d, negative", s, n)
-		}
-		// A whole number of bytes reads back as itself.
-		if back, err := ParseMemory(strconv.FormatInt(n, 10)); err != nil || back != n {
-			t.Fatalf("ParseMemory(%q) = %d, which parses back as %d, %v", s, n, back, err)
-		}
-	})
-}
 
 func FuzzParseCPUs(f *testing.F) {
 	for _, s := range []string{"1.5", "0.01", "0", "NaN", "1e400", "00001.0000"} {

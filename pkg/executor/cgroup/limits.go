@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/ocibuilder/builder/internal/units"
 )
 
 // Limits are the resource limits of one step. The zero value limits
@@ -46,7 +48,7 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("%w: negative memory limit %d", ErrInvalidLimits, l.Memory)
 	}
 	if l.Memory != 0 && l.Memory < MinMemory {
-		return fmt.Errorf("%w: memory limit %s is below the minimum of %s", ErrInvalidLimits, FormatBytes(l.Memory), FormatBytes(MinMemory))
+		return fmt.Errorf("%w: memory limit %s is below the minimum of %s", ErrInvalidLimits, units.FormatBytes(l.Memory), units.FormatBytes(MinMemory))
 	}
 	if math.IsNaN(l.CPUs) || l.CPUs < 0 || l.CPUs > maxCPUs {
 		return fmt.Errorf("%w: CPU limit %v is out of range", ErrInvalidLimits, l.CPUs)
@@ -64,17 +66,4 @@ func (l Limits) Validate() error {
 // period of period microseconds; quota is 0 when CPUs is 0.
 func (l Limits) CPUQuota() (quota, period int64) {
 	return int64(math.Round(l.CPUs * CPUPeriod)), CPUPeriod
-}
-
-// FormatBytes writes n in the largest binary unit that divides it exactly:
-// "64 MiB", "1536 MiB", "100 B".
-func FormatBytes(n int64) string {
-	units := []string{"TiB", "GiB", "MiB", "KiB"}
-	for i, u := range units {
-		size := int64(1) << (10 * (len(units) - i))
-		if n != 0 && n%size == 0 {
-			return fmt.Sprintf("%d %s", n/size, u)
-		}
-	}
-	return fmt.Sprintf("%d B", n)
 }

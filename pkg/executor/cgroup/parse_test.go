@@ -6,50 +6,6 @@ import (
 	"testing"
 )
 
-func TestParseMemory(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{"0", 0, false},
-		{"1048576", 1 << 20, false},
-		{"512m", 512 << 20, false},
-		{"512M", 512 << 20, false},
-		{"512mb", 512 << 20, false},
-		{"512MiB", 512 << 20, false},
-		{"2g", 2 << 30, false},
-		{"1.5g", 3 << 29, false},
-		{"64k", 64 << 10, false},
-		{"1t", 1 << 40, false},
-		{"1p", 1 << 50, false},
-		{"100b", 100, false},
-		{"100 m", 100 << 20, false},
-		{" 64m ", 64 << 20, false},
-		{"", 0, true},
-		{"m", 0, true},
-		{"-1m", 0, true},
-		{"1x", 0, true},
-		{"5ib", 0, true},
-		{"1.m", 0, true},
-		{".5m", 0, true},
-		{"1.2.3m", 0, true},
-		{"1e3m", 0, true},
-		{"0x10", 0, true},
-		{"99999999999p", 0, true},
-		{"NaN", 0, true},
-		{"inf", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseMemory(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("ParseMemory(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
 func TestParseCPUs(t *testing.T) {
 	tests := []struct {
 		in        string
@@ -106,27 +62,6 @@ func TestLimitsValidate(t *testing.T) {
 				t.Errorf("Validate(%+v) = %v, want ok=%v", tt.l, err, tt.ok)
 			}
 		})
-	}
-}
-
-func TestFormatBytes(t *testing.T) {
-	tests := []struct {
-		in   int64
-		want string
-	}{
-		{64 << 20, "64 MiB"},
-		{3 << 29, "1536 MiB"},
-		{2 << 30, "2 GiB"},
-		{1 << 40, "1 TiB"},
-		{1536, "1536 B"},
-		{2048, "2 KiB"},
-		{100, "100 B"},
-		{0, "0 B"},
-	}
-	for _, tt := range tests {
-		if got := FormatBytes(tt.in); got != tt.want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
 	"github.com/opencontainers/go-digest"
@@ -105,7 +106,7 @@ func (r *Resolver) local(ctx context.Context, desc ocispec.Descriptor, platform 
 		return nil, err
 	}
 	if platform.OS != "" && !oci.PlatformMatches(platform, img.Platform()) {
-		return nil, fmt.Errorf("stored image is for %s", oci.PlatformString(img.Platform()))
+		return nil, fmt.Errorf("stored image is for %s", platforms.Format(img.Platform()))
 	}
 	return img, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/oci"
 )
 
@@ -119,7 +120,7 @@ func TestPullPlatformFromIndex(t *testing.T) {
 						t.Fatalf("got %v, want ErrPlatformNotFound", e)
 					}
 					msg := e.Error()
-					for _, part := range []string{ref, "linux/amd64", "linux/arm64/v8", oci.PlatformString(tt.platform)} {
+					for _, part := range []string{ref, "linux/amd64", "linux/arm64/v8", platforms.Format(tt.platform)} {
 						if !strings.Contains(msg, part) {
 							t.Errorf("error %q does not mention %q", msg, part)
 						}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/oci"
 )
 
@@ -24,14 +24,15 @@ const maxDocumentSize = 8 << 20
 // maxIndexDepth bounds nested indexes; real images use one level.
 const maxIndexDepth = 4
 
-// defaultPlatform fills the empty fields of a requested platform: images
-// are chosen to run here.
+// defaultPlatform fills the empty fields of a requested platform from
+// platforms.Default: images are chosen to run here.
 func defaultPlatform(p ocispec.Platform) ocispec.Platform {
+	d := platforms.Default()
 	if p.OS == "" {
-		p.OS = "linux"
+		p.OS = d.OS
 	}
 	if p.Architecture == "" {
-		p.Architecture = runtime.GOARCH
+		p.Architecture = d.Architecture
 	}
 	return p
 }
@@ -160,7 +161,7 @@ func choosePlatform(raw []byte, platform ocispec.Platform) (ocispec.Descriptor, 
 		if oci.PlatformMatches(want, *e.Platform) {
 			return e, nil
 		}
-		available = append(available, oci.PlatformString(*e.Platform))
+		available = append(available, platforms.Format(*e.Platform))
 	}
 	slices.Sort(available)
 	available = slices.Compact(available)
@@ -168,7 +169,7 @@ func choosePlatform(raw []byte, platform ocispec.Platform) (ocispec.Descriptor, 
 	if len(available) > 0 {
 		list = strings.Join(available, ", ")
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%w %s (available: %s)", ErrPlatformNotFound, oci.PlatformString(want), list)
+	return ocispec.Descriptor{}, fmt.Errorf("%w %s (available: %s)", ErrPlatformNotFound, platforms.Format(want), list)
 }
 
 // errNoStore reports a Pull without a store to pull into.
