@@ -8,8 +8,19 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// ErrNotFound reports that a blob, manifest or reference does not exist.
+// ErrNotFound reports that a blob, manifest, reference or platform does
+// not exist, in a store, a layout or a registry: pkg/oci/remote and
+// pkg/oci/images use this same value, so one errors.Is test covers all.
 var ErrNotFound = errors.New("not found")
+
+// ErrPlatformNotFound reports an image index without a manifest for the
+// requested platform. It wraps ErrNotFound, so errors.Is matches either.
+var ErrPlatformNotFound error = platformNotFound{}
+
+type platformNotFound struct{}
+
+func (platformNotFound) Error() string { return "no image for platform" }
+func (platformNotFound) Unwrap() error { return ErrNotFound }
 
 // ErrAmbiguous reports that a reference matches more than one image.
 var ErrAmbiguous = errors.New("ambiguous reference")

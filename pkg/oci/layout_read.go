@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/ocibuilder/builder/internal/platforms"
 )
 
 // maxIndexDepth bounds nested image indexes; real images use one level.
@@ -23,13 +22,16 @@ const maxIndexEntries = 4096
 // ref selects the image: "" means the only image in the layout; a name is
 // matched against the org.opencontainers.image.ref.name and
 // io.containerd.image.name annotations (so both "v1" and "app:v1" work); a
-// "sha256:..." digest names a manifest or index directly. Nested indexes
-// are resolved with platform, whose empty fields match anything.
-// Attestation manifests that BuildKit adds to indexes are never selected.
+// "sha256:..." digest names a manifest or index directly. The image
+// manifests ref leads to, through nested indexes, are chosen from by
+// ChooseManifest's rule for platform; with an empty platform they must be
+// exactly one. Attestation manifests that BuildKit adds to indexes are
+// never selected.
 //
 // Every blob is copied (never linked, since the layout may change later)
 // and checked against its digest and size. JSON documents are limited to
-// 8 MiB. Errors name dir and ref and wrap ErrNotFound, ErrAmbiguous,
+// 8 MiB. Errors name dir and ref and wrap ErrNotFound (ErrPlatformNotFound
+// for a platform the layout lacks), ErrAmbiguous,
 // ErrInvalid, ErrTooLarge or *DigestMismatchError.
 func ReadLayout(ctx context.Context, dir, ref string, platform ocispec.Platform, s *Store) (*Image, error) {
 	img, err := readLayout(ctx, layoutReader{dir: dir}, ref, platform, s)
@@ -180,35 +182,30 @@ func expandManifests(ctx context.Context, lr layoutReader, roots []ocispec.Descr
 	return out, nil
 }
 
-// choosePlatform picks the single manifest matching platform.
+// choosePlatform picks the manifest for platform among leaves by
+// ChooseManifest's rule, reading the platform of entries that carry none
+// from their config.
 func choosePlatform(ctx context.Context, lr layoutReader, leaves []ocispec.Descriptor, want ocispec.Platform) (ocispec.Descriptor, error) {
-	filter := want.OS != "" || want.Architecture != ""
-	var match []ocispec.Descriptor
-	for _, l := range leaves {
+	if want.OS == "" && want.Architecture == "" {
+		return ChooseManifest(leaves, want)
+	}
+	entries := make([]ocispec.Descriptor, len(leaves))
+	for i, l := range leaves {
 		if err := ctx.Err(); err != nil {
 			return ocispec.Descriptor{}, err
-		}
-		if !filter {
-			match = append(match, l)
-			continue
 		}
 		have, err := lr.leafPlatform(l)
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
-		if PlatformMatches(want, have) {
-			match = append(match, l)
-		}
+		entries[i] = l
+		entries[i].Platform = &have
 	}
-	switch {
-	case len(match) == 1:
-		return match[0], nil
-	case len(match) == 0:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: no manifest for platform %s", ErrNotFound, platforms.Format(want))
-	case filter:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests match platform %s", ErrAmbiguous, len(match), platforms.Format(want))
+	chosen, err := ChooseManifest(entries, want)
+	if err != nil {
+		return ocispec.Descriptor{}, err
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%w: %d manifests and no platform given", ErrAmbiguous, len(match))
+	return leaves[slices.IndexFunc(entries, func(e ocispec.Descriptor) bool { return e.Digest == chosen.Digest })], nil
 }
 
 func isIndexType(mt string) bool {

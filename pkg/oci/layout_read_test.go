@@ -86,8 +86,15 @@ func (f fixture) setIndex(t *testing.T, entries ...ocispec.Descriptor) {
 // otherManifest adds a second, different image to the fixture layout.
 func (f fixture) otherManifest(t *testing.T, arch string) ocispec.Descriptor {
 	t.Helper()
+	return f.changedManifest(t, func(img *Image) { img.Config.Architecture = arch })
+}
+
+// changedManifest writes into the layout the manifest of an image like
+// the fixture's, changed by change.
+func (f fixture) changedManifest(t *testing.T, change func(*Image)) ocispec.Descriptor {
+	t.Helper()
 	img := testImage(t, f.img.Store, layer.Gzip, baseLayer())
-	img.Config.Architecture = arch
+	change(img)
 	m, _, err := img.Manifest(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +312,18 @@ func TestReadLayoutSelectsPlatform(t *testing.T) {
 		MediaType: ocispec.MediaTypeImageIndex,
 		Manifests: []ocispec.Descriptor{attestation, amd64},
 	})
-	f.setIndex(t, named(nested, "multi"), named(amd64, "single"), named(attested, "attested"))
+	// Two more amd64 images: one labelled differently, one for amd64/v2.
+	amd64b := f.changedManifest(t, func(img *Image) { img.Config.Config.Labels = map[string]string{"n": "2"} })
+	amd64v2 := f.changedManifest(t, func(img *Image) { img.Config.Variant = "v2" })
+	if amd64b.Digest == amd64.Digest || amd64v2.Digest == amd64.Digest {
+		t.Fatal("the extra amd64 manifests equal the fixture's")
+	}
+	twice := f.putJSON(t, ocispec.MediaTypeImageIndex, ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{amd64v2, amd64b, amd64},
+	})
+	f.setIndex(t, named(nested, "multi"), named(amd64, "single"), named(attested, "attested"), named(twice, "twice"))
 
 	tests := []struct {
 		name     string
@@ -324,6 +342,10 @@ func TestReadLayoutSelectsPlatform(t *testing.T) {
 		{name: "single entry", ref: "single", want: amd64.Digest},
 		{name: "attestation is not an image", ref: "attested", want: amd64.Digest},
 		{name: "wrong os", ref: "multi", platform: ocispec.Platform{OS: "windows", Architecture: "amd64"}, wantErr: ErrNotFound},
+		{name: "wrong os names what is offered", ref: "multi", platform: ocispec.Platform{OS: "windows", Architecture: "amd64"}, wantErr: ErrPlatformNotFound},
+		// ChooseManifest's rule: the first exact match, variant included.
+		{name: "several matches: the first exact one", ref: "twice", platform: ocispec.Platform{OS: "linux", Architecture: "amd64"}, want: amd64b.Digest},
+		{name: "variant asked for", ref: "twice", platform: ocispec.Platform{OS: "linux", Architecture: "amd64", Variant: "v2"}, want: amd64v2.Digest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,8 +12,9 @@ import (
 
 // ErrNotFound reports that the registry has no such repository, tag,
 // manifest or blob (HTTP 404, MANIFEST_UNKNOWN, NAME_UNKNOWN,
-// BLOB_UNKNOWN).
-var ErrNotFound = errors.New("not found in registry")
+// BLOB_UNKNOWN). It is oci.ErrNotFound, so one errors.Is test covers the
+// registry, the store and OCI layouts.
+var ErrNotFound = oci.ErrNotFound
 
 // ErrUnauthorized reports that the registry refused the credentials, or
 // their absence (HTTP 401 or 403, UNAUTHORIZED, DENIED). Docker Hub also
@@ -26,8 +27,9 @@ var ErrUnauthorized = errors.New("unauthorized")
 var ErrDigestMismatch = errors.New("digest mismatch")
 
 // ErrPlatformNotFound reports an image index without a manifest for the
-// requested platform.
-var ErrPlatformNotFound = errors.New("no image for platform")
+// requested platform. It is oci.ErrPlatformNotFound, which wraps
+// ErrNotFound.
+var ErrPlatformNotFound = oci.ErrPlatformNotFound
 
 // ErrUnsupported reports a manifest, config or layer this package cannot
 // use, such as a schema 1 manifest or an artifact that is not an image.

@@ -18,9 +18,9 @@ import (
 //
 // ref is resolved the way docker resolves it ("alpine" is
 // docker.io/library/alpine:latest). An image index is followed to the
-// entry for platform, whose empty OS and Architecture mean the running
-// system's; a ref naming a single manifest is taken whatever its
-// platform. OCI and Docker schema 2 manifests are accepted and layers
+// entry for platform, whose empty OS and Architecture mean
+// platforms.Default's, chosen by oci.ChooseManifest's rule; a ref naming
+// a single manifest is taken whatever its platform. OCI and Docker schema 2 manifests are accepted and layers
 // keep their media types.
 //
 // Every blob streams into the store and is committed only if it matches
@@ -28,8 +28,8 @@ import (
 // manifest and config are stored too. Transient failures, including a
 // connection that breaks off in the middle of a blob, are retried.
 // Errors name ref and wrap ErrNotFound, ErrUnauthorized,
-// ErrDigestMismatch, ErrPlatformNotFound or ErrUnsupported where they
-// apply.
+// ErrDigestMismatch, ErrPlatformNotFound (which wraps ErrNotFound) or
+// ErrUnsupported where they apply.
 func Pull(ctx context.Context, ref string, platform ocispec.Platform, store *oci.Store, o Options) (*oci.Image, ocispec.Descriptor, error) {
 	img, desc, err := pull(ctx, ref, platform, store, o)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -139,15 +138,16 @@ func headDocument(ctx context.Context, p *remote.Puller, r name.Reference, o Opt
 	return desc, err
 }
 
-// choosePlatform returns the entry of index document raw for platform:
-// the first whose platform matches, never an attestation.
+// choosePlatform returns the entry of index document raw for platform,
+// its empty fields filled by defaultPlatform, by oci.ChooseManifest's
+// rule. Entries of other media types (artifacts) are left out; a malformed
+// digest among the rest makes the index invalid.
 func choosePlatform(raw []byte, platform ocispec.Platform) (ocispec.Descriptor, error) {
 	var idx ocispec.Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("decoding image index: %w: %w", oci.ErrInvalid, err)
 	}
-	want := defaultPlatform(platform)
-	var available []string
+	var entries []ocispec.Descriptor
 	for _, e := range idx.Manifests {
 		if e.Platform == nil || e.Annotations[attestationReferenceTypeKey] == attestationReferenceTypeValue {
 			continue
@@ -158,18 +158,9 @@ func choosePlatform(raw []byte, platform ocispec.Platform) (ocispec.Descriptor, 
 		if err := e.Digest.Validate(); err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("image index entry %q: %w: %w", e.Digest, oci.ErrInvalid, err)
 		}
-		if oci.PlatformMatches(want, *e.Platform) {
-			return e, nil
-		}
-		available = append(available, platforms.Format(*e.Platform))
+		entries = append(entries, e)
 	}
-	slices.Sort(available)
-	available = slices.Compact(available)
-	list := "none"
-	if len(available) > 0 {
-		list = strings.Join(available, ", ")
-	}
-	return ocispec.Descriptor{}, fmt.Errorf("%w %s (available: %s)", ErrPlatformNotFound, platforms.Format(want), list)
+	return oci.ChooseManifest(entries, defaultPlatform(platform))
 }
 
 // errNoStore reports a Pull without a store to pull into.

@@ -127,6 +127,9 @@ func TestSentinel(t *testing.T) {
 			if tt.want != nil && !errors.Is(wrapped, tt.want) {
 				t.Errorf("wrapped error %v does not match %v", wrapped, tt.want)
 			}
+			if tt.want == ErrNotFound && !errors.Is(wrapped, oci.ErrNotFound) {
+				t.Errorf("wrapped error %v does not match oci.ErrNotFound", wrapped)
+			}
 			if !errors.Is(wrapped, tt.err) || !strings.Contains(wrapped.Error(), "pulling app:v1") {
 				t.Errorf("wrapped error %q lost the cause or the reference", wrapped)
 			}
