@@ -6,7 +6,7 @@ STATE   := build/state
 BUSYBOX := build/busybox
 FUZZTIME ?= 30s
 
-.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet clean bench compare
+.PHONY: all build example example-site busybox-base test test-deps test-unit fuzz vet check-portable clean bench compare
 
 all: build
 
@@ -71,9 +71,16 @@ compare: build busybox-base examples/hello/hello
 	$(GO) run ./scripts/compare -work build/compare -builder $(BIN) -base busybox=$(BUSYBOX) \
 		$(if $(DOCKERFILE),-f $(DOCKERFILE)) $(CONTEXT)
 
-vet:
+vet: check-portable
 	gofmt -l $$($(GO) list -f '{{.Dir}}' ./...) | (! grep .)
 	$(GO) vet ./...
+
+## check-portable: the packages a tool on macOS can use to read and write
+## images (parser, layer, oci) build there; Linux-only parts sit in
+## _linux.go files with _other.go stand-ins
+PORTABLE := ./pkg/parser/... ./pkg/layer/... ./pkg/oci/...
+check-portable:
+	GOOS=darwin $(GO) build $(PORTABLE)
 
 ## fuzz: run every fuzz target for FUZZTIME each (fails only on a wrong result)
 fuzz:

@@ -115,10 +115,7 @@ func (d *Dir) OpenBeneath(rel string) (*os.File, error) {
 // kernel or a seccomp filter refuses it, a walk of O_NOFOLLOW openat calls.
 func (d *Dir) openBeneath(rel string, flags int) (int, error) {
 	fd, err := openRetry(func() (int, error) {
-		return unix.Openat2(d.Fd(), rel, &unix.OpenHow{
-			Flags:   uint64(flags),
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		return openat2Beneath(d.Fd(), rel, flags)
 	})
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
 		fd, err = d.walkBeneath(rel, flags)
@@ -148,7 +145,7 @@ func (d *Dir) walkBeneath(rel string, flags int) (int, error) {
 		if c == ".." {
 			return -1, unix.EXDEV
 		}
-		fl := unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		fl := oPath | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 		if i == len(parts)-1 {
 			fl = flags
 		}
@@ -242,7 +239,7 @@ func (d *Dir) xattrPath(name string) (p string, release func(), err error) {
 	if len(p) < unix.PathMax || i < 0 {
 		return p, func() {}, nil
 	}
-	fd, err := d.openBeneath(name[:i], unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	fd, err := d.openBeneath(name[:i], oPath|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 	if err != nil {
 		return "", nil, err
 	}
@@ -324,11 +321,10 @@ func (d *Dir) getxattr(name, attr string, buf []byte) (int, error) {
 		args.value = uint64(uintptr(unsafe.Pointer(&buf[0])))
 	}
 	return d.xattrAt(name, func(p *byte) (uintptr, unix.Errno) {
-		r, _, errno := unix.Syscall6(unix.SYS_GETXATTRAT, uintptr(d.Fd()), uintptr(unsafe.Pointer(p)),
-			unix.AT_SYMLINK_NOFOLLOW, uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args))
+		r, errno := getxattrat(d.Fd(), p, a, &args)
 		runtime.KeepAlive(buf)
 		return r, errno
-	}, func(pp string) (int, error) { return unix.Lgetxattr(pp, attr, buf) })
+	}, func(pp string) (int, error) { return lgetxattr(pp, attr, buf) })
 }
 
 // listxattr lists the xattr names of name into buf (only their size when
@@ -339,11 +335,10 @@ func (d *Dir) listxattr(name string, buf []byte) (int, error) {
 		bp = unsafe.Pointer(&buf[0])
 	}
 	return d.xattrAt(name, func(p *byte) (uintptr, unix.Errno) {
-		r, _, errno := unix.Syscall6(unix.SYS_LISTXATTRAT, uintptr(d.Fd()), uintptr(unsafe.Pointer(p)),
-			unix.AT_SYMLINK_NOFOLLOW, uintptr(bp), uintptr(len(buf)), 0)
+		r, errno := listxattrat(d.Fd(), p, bp, len(buf))
 		runtime.KeepAlive(buf)
 		return r, errno
-	}, func(pp string) (int, error) { return unix.Llistxattr(pp, buf) })
+	}, func(pp string) (int, error) { return llistxattr(pp, buf) })
 }
 
 // xattrAt runs one of the *xattrat system calls (Linux 6.13), which take
@@ -382,7 +377,7 @@ func (d *Dir) SetXattr(name, attr string, value []byte) error {
 		return fmt.Errorf("setting xattr %s: %w", attr, err)
 	}
 	defer release()
-	if err := unix.Lsetxattr(p, attr, value, 0); err != nil {
+	if err := lsetxattr(p, attr, value); err != nil {
 		return fmt.Errorf("setting xattr %s of %s: %w", attr, d.join(name), err)
 	}
 	return nil
@@ -414,7 +409,7 @@ func OpenLong(p string, flags int) (int, error) {
 			break // a single component is too long: the kernel says so below
 		}
 		next, err := openRetry(func() (int, error) {
-			return unix.Openat(dirfd, rest[:cut], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return unix.Openat(dirfd, rest[:cut], oPath|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		})
 		if dirfd != unix.AT_FDCWD {
 			unix.Close(dirfd)
@@ -486,6 +481,6 @@ func (fi *fileInfo) fill() {
 func (fi *fileInfo) Name() string       { return fi.name }
 func (fi *fileInfo) Size() int64        { return fi.st.Size }
 func (fi *fileInfo) Mode() fs.FileMode  { return fi.mode }
-func (fi *fileInfo) ModTime() time.Time { return time.Unix(fi.st.Mtim.Unix()) }
+func (fi *fileInfo) ModTime() time.Time { return statMtime(&fi.st) }
 func (fi *fileInfo) IsDir() bool        { return fi.mode.IsDir() }
 func (fi *fileInfo) Sys() any           { return &fi.st }

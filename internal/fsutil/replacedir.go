@@ -162,7 +162,7 @@ func dstExists(dst string) (bool, error) {
 // swapIn puts tmp at dst and returns where the previous content now lives,
 // with the function that gives up that place once it is removed.
 func swapIn(tmp, dst, parent, base string) (string, func() error, error) {
-	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	err := renameExchange(tmp, dst)
 	if err == nil {
 		// After the exchange the old tree sits under the temporary
 		// name, which the caller still holds locked.

@@ -17,7 +17,7 @@ import (
 // false) and vanishes if the process dies before linkTemp; elsewhere it
 // is a named sibling the caller removes on failure.
 func CreateTemp(dir, base string) (f *os.File, named bool, err error) {
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	fd, err := openTmpfile(dir)
 	if err == nil {
 		return os.NewFile(uintptr(fd), filepath.Join(dir, "."+base+".tmp")), false, nil
 	}

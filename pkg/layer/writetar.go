@@ -249,11 +249,11 @@ func (t *tarWriter) write(p string, fi fs.FileInfo) error {
 			return fmt.Errorf("reading symlink %s: %w", p, err)
 		}
 	case fi.Mode()&fs.ModeDevice != 0:
-		m.devMajor, m.devMinor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		m.devMajor, m.devMinor = int64(unix.Major(uint64(st.Rdev))), int64(unix.Minor(uint64(st.Rdev)))
 	case fi.Mode().IsRegular():
 		m.size = fi.Size()
 		if st.Nlink > 1 {
-			id := inode{dev: st.Dev, ino: st.Ino}
+			id := inode{dev: uint64(st.Dev), ino: st.Ino} // Dev is int32 on darwin
 			if first, seen := t.inodes[id]; seen {
 				m.hardlink, m.link, m.size = true, first, 0
 			} else {

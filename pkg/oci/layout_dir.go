@@ -107,7 +107,7 @@ func exportBlob(ctx context.Context, s *Store, b ocispec.Descriptor, dst string,
 	}()
 	h := sha256.New()
 	var n int64
-	cerr := unix.IoctlFileClone(int(f.Fd()), int(src.Fd()))
+	cerr := fileClone(int(f.Fd()), int(src.Fd()))
 	switch {
 	case cerr == nil:
 		cloned = true
@@ -185,7 +185,7 @@ func copyRangeHashing(ctx context.Context, dst, src *os.File, size int64, h hash
 		}
 		want := min(size-n, copyRangeChunk)
 		off := n
-		m, err := unix.CopyFileRange(int(src.Fd()), &off, int(dst.Fd()), nil, int(want), 0)
+		m, err := copyFileRange(int(src.Fd()), &off, int(dst.Fd()), int(want))
 		if err != nil && n == 0 && copyRangeUnsupported(err) {
 			close(todo)
 			<-hashed
@@ -200,7 +200,7 @@ func copyRangeHashing(ctx context.Context, dst, src *os.File, size int64, h hash
 			break
 		}
 		// Writeback of this chunk starts now, not at the fsync.
-		_ = unix.SyncFileRange(int(dst.Fd()), n, int64(m), unix.SYNC_FILE_RANGE_WRITE)
+		startWriteback(int(dst.Fd()), n, int64(m))
 		todo <- chunk{off: n, n: int64(m)}
 		n += int64(m)
 	}
