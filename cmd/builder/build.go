@@ -197,7 +197,6 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	}
 	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
 	eo := executor.Options{
-		Root:           g.root,
 		Context:        contextDir,
 		NamedContexts:  named,
 		Labels:         labels,
@@ -235,6 +234,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 		return err
 	}
 	defer st.close()
+	eo.State = st.dir
 	eo.Resolver = &images.Resolver{Index: st.index, Store: st.store, Remote: st.remote, Pull: f.pull}
 	prog := newProgress(ctx, cmd.ErrOrStderr(), f.progress, f.quiet)
 	defer prog.close()

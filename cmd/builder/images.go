@@ -2,49 +2,43 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ocibuilder/builder/internal/units"
-	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
+	"github.com/ocibuilder/builder/pkg/statedir"
 	"github.com/spf13/cobra"
 )
 
-// state is the CLI's handle on the state directory.
+// state is the CLI's handle on the state directory: opened once per
+// command and handed to the build, the image index and the outputs.
 type state struct {
+	dir    *statedir.State
 	store  *oci.Store
 	index  *images.Index
 	remote remote.Options
-	unlock func() error
 }
 
-// openState opens the store and image index of --root, holding the shared
-// state lock so that a prune cannot remove what this command is using.
+// openState opens --root shared, so that a prune cannot remove what this
+// command is using, with its store and image index.
 func openState(ctx context.Context, g *globalFlags) (*state, error) {
-	unlock, err := images.LockShared(ctx, g.root)
+	dir, err := statedir.Open(ctx, g.root, statedir.Shared)
 	if err != nil {
 		return nil, err
 	}
-	store, err := oci.OpenStore(g.root)
+	idx, err := images.Open(dir)
 	if err != nil {
-		unlock()
-		return nil, err
+		return nil, errors.Join(err, dir.Close())
 	}
-	idx, err := images.Open(g.root, store)
-	if err != nil {
-		unlock()
-		return nil, err
-	}
-	return &state{store: store, index: idx, remote: remote.Options{Insecure: g.insecure}, unlock: unlock}, nil
+	return &state{dir: dir, store: dir.Store(), index: idx, remote: remote.Options{Insecure: g.insecure}}, nil
 }
 
-func (s *state) close() error { return s.unlock() }
+func (s *state) close() error { return s.dir.Close() }
 
 // image loads a stored image by name, digest or ID prefix.
 func (s *state) image(ctx context.Context, ref string) (*oci.Image, error) {
@@ -189,10 +183,6 @@ func newRmiCommand(g *globalFlags) *cobra.Command {
 	}
 }
 
-// stepHistoryAge is how long prune keeps the last build of a Dockerfile
-// step that has not been built since, for cache-miss explanations.
-const stepHistoryAge = 30 * 24 * time.Hour
-
 func newPruneCommand(g *globalFlags) *cobra.Command {
 	var keepStorage string
 	cmd := &cobra.Command{
@@ -214,36 +204,21 @@ state directory to finish.`,
 					return fmt.Errorf("--keep-storage: %w", err)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(g.root, "blobs")); err != nil {
+			if !statedir.Exists(g.root) {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to prune")
 				return nil
 			}
-			store, err := oci.OpenStore(g.root)
+			dir, err := statedir.Open(cmd.Context(), g.root, statedir.Exclusive)
 			if err != nil {
 				return err
 			}
-			c, err := cache.Open(g.root)
+			defer dir.Close()
+			rep, err := images.Prune(cmd.Context(), dir, images.PruneOptions{KeepStorage: limit})
 			if err != nil {
-				return err
-			}
-			var opts images.PruneOptions
-			if limit > 0 {
-				opts.KeepBlobs, opts.KeepLayerDirs = c.Keep(limit)
-			}
-			rep, err := images.Prune(cmd.Context(), g.root, store, opts)
-			if err != nil {
-				return err
-			}
-			// Records whose layer is gone can only miss: drop them.
-			records, err := c.Trim(func(r cache.Record) bool { return r.Layer != nil && !store.Has(r.Layer.Digest) })
-			if err != nil {
-				return err
-			}
-			if _, err := c.TrimSteps(stepHistoryAge); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories and %d build cache records, %s freed\n",
-				rep.Blobs, rep.LayerDirs, records, units.FormatBytes(rep.Bytes))
+				rep.Blobs, rep.LayerDirs, rep.CacheRecords, units.FormatBytes(rep.Bytes))
 			return nil
 		},
 	}

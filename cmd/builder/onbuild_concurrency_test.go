@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/oci"
-	"github.com/ocibuilder/builder/pkg/oci/images"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // TestOnbuildTriggersRun: triggers recorded in a base image's config run
@@ -81,10 +80,11 @@ func TestConcurrentBuildsShareRoot(t *testing.T) {
 		// The test holds the state lock as a build would, so that the
 		// prune is seen waiting before any build starts and keeps
 		// waiting until every build has begun.
-		gate, err := images.LockShared(context.Background(), root)
+		held, err := statedir.Open(context.Background(), root, statedir.Shared)
 		if err != nil {
 			t.Fatal(err)
 		}
+		gate := held.Close
 		t.Cleanup(func() { gate() }) // a second call does nothing
 		prune := startPrune(t, s.builder, root)
 		for i := range runs {
@@ -145,7 +145,7 @@ type pruneResult struct {
 // its result.
 func startPrune(t *testing.T, bin, root string) <-chan pruneResult {
 	t.Helper()
-	opened := watchOpen(t, filepath.Join(root, fsutil.StateLockName))
+	opened := watchOpen(t, filepath.Join(root, statedir.LockName))
 	ch := make(chan pruneResult, 1)
 	done := make(chan struct{})
 	go func() {

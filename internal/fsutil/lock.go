@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -141,21 +140,4 @@ func openLockFile(path string) (*os.File, error) {
 		return nil, fmt.Errorf("opening lock file %s: %w", path, err)
 	}
 	return f, nil
-}
-
-// StateLockName is the lock file in a state directory that keeps builds
-// (shared holders) and prune (the exclusive holder) apart.
-const StateLockName = "state.lock"
-
-// LockState takes the state-directory lock of root: shared for builds,
-// exclusive for prune, waiting until ctx is done.
-func LockState(ctx context.Context, root string, exclusive bool) (*Lock, error) {
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("creating state directory %s: %w", root, err)
-	}
-	p := filepath.Join(root, StateLockName)
-	if exclusive {
-		return LockFileContext(ctx, p)
-	}
-	return LockFileSharedContext(ctx, p)
 }

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,13 +28,19 @@ import (
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
+	"github.com/ocibuilder/builder/pkg/statedir"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Options configures Build. Zero values are documented per field.
 type Options struct {
-	// Root is the state directory holding the blob store and extracted
-	// layers. Required.
+	// State is the open state directory (statedir.Open, shared) that
+	// holds the blob store and extracted layers. Build uses its store and
+	// leaves it open; a Resolver must store the images it finds in that
+	// same store (State.Store()).
+	State *statedir.State
+	// Root is the state directory Build opens for itself, shared, when
+	// State is nil; one of the two is required.
 	Root string
 	// Context is the build context directory; "" means the build has no
 	// context and COPY/ADD from it fail.
@@ -121,14 +126,14 @@ func applyLimit(v, def int64) int64 {
 }
 
 // Resolver finds an image by reference for the given platform and returns
-// it with its blobs in the store under Options.Root. Progress (downloads)
+// it with its blobs in the build's store (Options.State's). Progress (downloads)
 // goes to log.
 type Resolver interface {
 	Resolve(ctx context.Context, ref string, platform ocispec.Platform, log io.Writer) (*oci.Image, error)
 }
 
 // Build runs the stages the graph's target needs and returns the target
-// stage's image, whose blobs are in the store under Options.Root. The
+// stage's image, whose blobs are in the store of the state directory. The
 // program must have called sandbox.Init first in main; if it did not, Build
 // does nothing and its error wraps sandbox.ErrNoInit.
 func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err error) {
@@ -147,16 +152,16 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 	if o.Platform.OS == "" {
 		o.Platform = platforms.Default()
 	}
-	st, err := openState(ctx, o.Root)
+	st, err := openState(ctx, o.State, o.Root)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
 	b := &builder{opts: o, graph: g, state: st}
-	if b.cache, err = cache.Open(o.Root); err != nil {
+	if b.cache, err = cache.Open(st.dir.CacheDir()); err != nil {
 		return nil, err
 	}
-	if b.hasher, err = source.OpenFileHasher(filepath.Join(b.cache.Dir(), "files.stat"), o.Jobs); err != nil {
+	if b.hasher, err = source.OpenFileHasher(st.dir.FileStatsPath(), o.Jobs); err != nil {
 		return nil, err
 	}
 	defer func() {

@@ -109,7 +109,7 @@ func (b *builder) lowerDirs(ctx context.Context, ss *stageState, scratch string)
 	}
 	block := maxLowerDirs - keepLowerDirs
 	cut := (len(dirs) - keepLowerDirs) / block * block
-	chain := filepath.Join(b.state.root, "layers", "chain-"+identity.ChainID(ss.cfg.RootFS.DiffIDs[:cut]).Encoded())
+	chain := b.state.dir.ChainDir(identity.ChainID(ss.cfg.RootFS.DiffIDs[:cut]))
 	if _, err := os.Stat(chain); errors.Is(err, fs.ErrNotExist) {
 		tmp, err := b.state.scratchDir("squash-")
 		if err != nil {

@@ -193,8 +193,8 @@ func (b *builder) namedImage(ctx context.Context, name string, platform ocispec.
 			if err != nil {
 				return nil, err
 			}
-			if img.Store != b.state.store && img.Store != nil && img.Store.Root() != b.state.store.Root() {
-				return nil, fmt.Errorf("image %s: the resolver stored it outside the build's state directory", name)
+			if img.Store != nil && img.Store != b.state.store {
+				return nil, fmt.Errorf("image %s: the resolver stored it outside the build's store (Options.State)", name)
 			}
 			return img, nil
 		}

@@ -7,86 +7,64 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 
-	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/statedir"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// state is one build's handle on the state directory:
-//
-//	blobs/sha256/<hex>   content store (pkg/oci)
-//	layers/<hex>/        a layer extracted in overlay format, named by diffID; immutable
-//	tmp/<id>/            this build's scratch space, guarded by tmp/<id>.lock
+// state is one build's handle on the state directory: the open
+// statedir.State (its content store and lock) and the build's scratch
+// directory.
 type state struct {
-	root  string
+	dir   *statedir.State
 	store *oci.Store
 	tmp   string
 	// scratch holds tmp's lock for as long as the build runs.
-	scratch *fsutil.Scratch
-	// shared is the state-directory lock every build holds, so that a
-	// prune never removes what a running build is about to use.
-	shared *fsutil.Lock
+	scratch *statedir.Scratch
+	// owned is set when Build opened dir itself and must close it.
+	owned bool
 }
 
-func openState(ctx context.Context, root string) (_ *state, err error) {
-	if root == "" {
-		return nil, errors.New("no state directory (Options.Root) given")
+// openState prepares the build's scratch space in dir, or, with dir nil,
+// opens the state directory root first (shared, so that a prune never
+// removes what the build is about to use).
+func openState(ctx context.Context, dir *statedir.State, root string) (_ *state, err error) {
+	owned := false
+	if dir == nil {
+		if root == "" {
+			return nil, errors.New("no state directory (Options.State or Options.Root) given")
+		}
+		if dir, err = statedir.Open(ctx, root, statedir.Shared); err != nil {
+			return nil, err
+		}
+		owned = true
+		defer func() {
+			if err != nil {
+				err = errors.Join(err, dir.Close())
+			}
+		}()
 	}
-	shared, err := fsutil.LockState(ctx, root, false)
+	sc, err := dir.NewScratch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			shared.Unlock()
-		}
-	}()
-	for _, d := range []string{"layers", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
-			return nil, fmt.Errorf("preparing state directory: %w", err)
-		}
-		// Each build's scratch space and each layer is a tree of its
-		// own: spread them over the disk.
-		fsutil.MarkTopDir(filepath.Join(root, d))
-	}
-	store, err := oci.OpenStore(root)
-	if err != nil {
-		return nil, err
-	}
-	// Scratch space of builds that died without cleaning up: their lock
-	// is free.
-	if _, err := fsutil.RemoveStale(ctx, filepath.Join(root, "tmp"), "build-"); err != nil {
-		return nil, fmt.Errorf("cleaning the state directory: %w", err)
-	}
-	sc, err := fsutil.ReserveScratch(filepath.Join(root, "tmp"), "build-")
-	if err != nil {
-		return nil, fmt.Errorf("locking build directory: %w", err)
-	}
-	if err := os.Mkdir(sc.Path, 0o700); err != nil {
-		return nil, errors.Join(fmt.Errorf("creating build directory: %w", err), sc.Release())
-	}
-	return &state{root: root, store: store, tmp: sc.Path, scratch: sc, shared: shared}, nil
+	return &state{dir: dir, store: dir.Store(), tmp: sc.Path, scratch: sc, owned: owned}, nil
 }
 
 func (s *state) close() error {
-	err := os.RemoveAll(s.tmp)
-	// With tmp gone, Release removes the lock file too.
-	if uerr := s.scratch.Release(); err == nil {
-		err = uerr
-	}
-	if uerr := s.shared.Unlock(); err == nil {
-		err = uerr
+	err := s.scratch.Close()
+	if s.owned {
+		err = errors.Join(err, s.dir.Close())
 	}
 	return err
 }
 
 func (s *state) layerDir(diffID digest.Digest) string {
-	return filepath.Join(s.root, "layers", diffID.Encoded())
+	return s.dir.LayerDir(diffID)
 }
 
 // scratchDir makes a new directory in the build's scratch space.

@@ -33,10 +33,9 @@ type Cache struct {
 	dir string
 }
 
-// Open returns the cache of the state directory root, creating its
-// directories.
-func Open(root string) (*Cache, error) {
-	dir := filepath.Join(root, "cache")
+// Open returns the cache kept in dir, a state directory's cache directory
+// (statedir.State.CacheDir), creating its directories.
+func Open(dir string) (*Cache, error) {
 	for _, d := range []string{"records", "steps"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("opening the build cache: %w", err)

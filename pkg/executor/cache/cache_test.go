@@ -20,7 +20,7 @@ import (
 func open(t *testing.T) (*cache.Cache, string) {
 	t.Helper()
 	root := t.TempDir()
-	c, err := cache.Open(root)
+	c, err := cache.Open(filepath.Join(root, "cache"))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

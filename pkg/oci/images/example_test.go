@@ -15,6 +15,7 @@ import (
 
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // exampleImage stores a one-file image whose content is body and returns
@@ -52,11 +53,13 @@ func ExampleIndex() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	store, err := oci.OpenStore(root)
+	st, err := statedir.Open(ctx, root, statedir.Shared)
 	if err != nil {
 		log.Fatal(err)
 	}
-	index, err := images.Open(root, store)
+	defer st.Close()
+	store := st.Store()
+	index, err := images.Open(st)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -115,11 +118,12 @@ func ExamplePrune() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-	store, err := oci.OpenStore(root)
+	st, err := statedir.Open(ctx, root, statedir.Shared)
 	if err != nil {
 		log.Fatal(err)
 	}
-	index, err := images.Open(root, store)
+	store := st.Store()
+	index, err := images.Open(st)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -137,16 +141,17 @@ func ExamplePrune() {
 		log.Fatal(err)
 	}
 
-	// A build holds the shared lock while it works; Prune waits for it.
-	unlock, err := images.LockShared(ctx, root)
+	// Builds hold the directory shared while they work; a prune opens it
+	// exclusively, which waits for them.
+	if err := st.Close(); err != nil {
+		log.Fatal(err)
+	}
+	st, err = statedir.Open(ctx, root, statedir.Exclusive)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := unlock(); err != nil {
-		log.Fatal(err)
-	}
-
-	rep, err := images.Prune(ctx, root, store, images.PruneOptions{})
+	defer st.Close()
+	rep, err := images.Prune(ctx, st, images.PruneOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package images
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ocibuilder/builder/internal/tartest"
 	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // testState is a fresh state directory with its store and index.
@@ -27,15 +29,46 @@ type testState struct {
 func newState(t testing.TB) testState {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "state")
-	store, err := oci.OpenStore(root)
+	x, err := openIndex(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := Open(root, store)
+	return testState{root: root, store: x.store, index: x}
+}
+
+// openIndex opens the image index of root. It opens the state directory
+// shared and closes it again: the index needs only its paths and store,
+// and a test that holds no lock can prune in the same process.
+func openIndex(ctx context.Context, root string) (*Index, error) {
+	st, err := statedir.Open(ctx, root, statedir.Shared)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return testState{root: root, store: store, index: x}
+	x, err := Open(st)
+	if err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return x, st.Close()
+}
+
+// lockState holds root in mode, as a build (Shared) or a prune
+// (Exclusive) does, until the returned function is called.
+func lockState(ctx context.Context, root string, mode statedir.Mode) (unlock func() error, err error) {
+	st, err := statedir.Open(ctx, root, mode)
+	if err != nil {
+		return nil, err
+	}
+	return st.Close, nil
+}
+
+// pruneRoot opens root exclusively, prunes it with opts and closes it.
+func pruneRoot(ctx context.Context, root string, opts PruneOptions) (_ PruneReport, err error) {
+	st, err := statedir.Open(ctx, root, statedir.Exclusive)
+	if err != nil {
+		return PruneReport{}, err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	return Prune(ctx, st, opts)
 }
 
 // testLayer is a layer blob put in a store.

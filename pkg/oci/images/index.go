@@ -2,9 +2,8 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // Index is the set of named images kept in a state directory: normalized
@@ -23,7 +23,7 @@ import (
 // goroutines or processes never lose one another's changes. An Index is
 // safe for concurrent use.
 type Index struct {
-	root  string
+	state *statedir.State
 	store *oci.Store
 }
 
@@ -44,40 +44,20 @@ type Entry struct {
 	Err error
 }
 
-// Open returns the index of the state directory root, whose blobs are in
-// store (opened with oci.OpenStore(root)).
-func Open(root string, store *oci.Store) (*Index, error) {
-	abs, err := checkRoot(root, store)
-	if err != nil {
-		return nil, err
+// Open returns the index of the open state directory st, whose blobs are
+// in st.Store().
+func Open(st *statedir.State) (*Index, error) {
+	if st == nil {
+		return nil, errors.New("opening image index: no state directory")
 	}
-	return &Index{root: abs, store: store}, nil
+	return &Index{state: st, store: st.Store()}, nil
 }
 
-// checkRoot makes sure store is the one of the state directory root and
-// returns root's absolute path.
-func checkRoot(root string, store *oci.Store) (string, error) {
-	if store == nil {
-		return "", fmt.Errorf("opening image index in %s: no store", root)
-	}
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", fmt.Errorf("resolving state directory %s: %w", root, err)
-	}
-	if store.Root() != abs {
-		return "", fmt.Errorf("opening image index in %s: store is rooted at %s", abs, store.Root())
-	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return "", fmt.Errorf("creating state directory %s: %w", abs, err)
-	}
-	return abs, nil
-}
-
-func (x *Index) indexPath() string { return filepath.Join(x.root, "images.json") }
+func (x *Index) indexPath() string { return x.state.ImagesPath() }
 
 // lockIndex takes the exclusive lock that serializes index updates.
-func lockIndex(ctx context.Context, root string) (*fsutil.Lock, error) {
-	l, err := fsutil.LockFileContext(ctx, filepath.Join(root, "images.lock"))
+func lockIndex(ctx context.Context, st *statedir.State) (*fsutil.Lock, error) {
+	l, err := fsutil.LockFileContext(ctx, st.ImagesLockPath())
 	if err != nil {
 		return nil, fmt.Errorf("locking image index: %w", err)
 	}
@@ -134,7 +114,7 @@ func (x *Index) Untag(ctx context.Context, name string) error {
 
 // update applies change to the index under the index lock.
 func (x *Index) update(ctx context.Context, change func(map[string]ocispec.Descriptor) error) (err error) {
-	l, err := lockIndex(ctx, x.root)
+	l, err := lockIndex(ctx, x.state)
 	if err != nil {
 		return err
 	}

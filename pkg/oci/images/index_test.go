@@ -220,7 +220,7 @@ func TestTagConcurrentGoroutines(t *testing.T) {
 	errs := make(chan error, workers)
 	for w := range workers {
 		wg.Go(func() {
-			x, err := Open(st.root, st.store)
+			x, err := openIndex(ctx, st.root)
 			if err != nil {
 				errs <- err
 				return
@@ -279,16 +279,9 @@ func checkCount(t *testing.T, x *Index, want int) {
 	}
 }
 
-func TestOpenRejectsForeignStore(t *testing.T) {
-	other, err := oci.OpenStore(filepath.Join(t.TempDir(), "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(filepath.Join(t.TempDir(), "state"), other); err == nil {
-		t.Fatal("Open accepted a store of another directory")
-	}
-	if _, err := Open(t.TempDir(), nil); err == nil {
-		t.Fatal("Open accepted a nil store")
+func TestOpenRejectsNoState(t *testing.T) {
+	if _, err := Open(nil); err == nil {
+		t.Fatal("Open accepted a nil state directory")
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // helperEnv selects a helper mode when the test binary re-executes itself
@@ -57,11 +57,7 @@ func helperTag(args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := oci.OpenStore(root)
-	if err != nil {
-		return err
-	}
-	x, err := Open(root, store)
+	x, err := openIndex(context.Background(), root)
 	if err != nil {
 		return err
 	}
@@ -80,7 +76,7 @@ func helperHoldShared(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("hold-shared helper: want 1 argument, got %d", len(args))
 	}
-	if _, err := LockShared(context.Background(), args[0]); err != nil {
+	if _, err := lockState(context.Background(), args[0], statedir.Shared); err != nil {
 		return err
 	}
 	w := bufio.NewWriter(os.Stdout)

@@ -2,20 +2,21 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
-	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
-// PruneOptions adds roots to what Prune keeps. The index's images are
-// always kept. The build cache's Keep gives the roots of a size-bounded
-// prune that keeps recently used cache layers. The sequences are iterated
-// while Prune holds its locks.
+// PruneOptions says what Prune keeps besides the index's images, which it
+// always keeps, and how it trims the build cache. The sequences are
+// iterated while the state directory is locked exclusively.
 type PruneOptions struct {
 	// KeepImages are manifests or indexes kept with everything they
 	// reference, as if they were tagged. Ones missing from the store are
@@ -27,7 +28,18 @@ type PruneOptions struct {
 	// KeepLayerDirs are diff IDs whose extracted layer directories are
 	// kept even though no kept image uses them.
 	KeepLayerDirs iter.Seq[digest.Digest]
+	// KeepStorage, when positive, also keeps the layers of the most
+	// recently used build cache records, as long as their blobs fit in
+	// this many bytes together (--keep-storage).
+	KeepStorage int64
+	// StepHistoryAge is how long the build cache keeps the last build of
+	// a Dockerfile step that has not been built since, for cache-miss
+	// explanations; 0 means DefaultStepHistoryAge.
+	StepHistoryAge time.Duration
 }
+
+// DefaultStepHistoryAge is PruneOptions.StepHistoryAge when it is zero.
+const DefaultStepHistoryAge = 30 * 24 * time.Hour
 
 // PruneReport says what Prune removed.
 type PruneReport struct {
@@ -39,80 +51,116 @@ type PruneReport struct {
 	// TempEntries is the number of scratch entries of dead builds and
 	// interrupted operations removed from <root>/tmp.
 	TempEntries int
+	// CacheRecords is the number of build cache records removed because
+	// their layer is gone.
+	CacheRecords int
 	// Bytes is the space the removed blobs and layer directories held
 	// (apparent file sizes, hard links counted once).
 	Bytes int64
 }
 
-// Prune removes from the state directory root everything no image needs:
+// Prune removes from the state directory st everything no image needs:
 // blobs the index's images and opts' roots do not reach, extracted layer
 // directories whose diff ID is not a layer of a kept image, every
-// layers/chain-* directory (squashed stacks, rebuilt on demand), and the
-// scratch space of builds that died.
+// layers/chain-* directory (squashed stacks, rebuilt on demand), the
+// scratch space of builds that died, then the build cache records whose
+// layer is gone (they can only miss) and step history older than
+// opts.StepHistoryAge.
 //
-// Prune holds LockExclusive for its whole run, so it waits for running
-// builds (LockShared holders) and they wait for it; it also holds the
-// index lock, so a concurrent Tag either lands before the mark (and is
-// kept) or after the sweep (and finds its manifest gone). A blob is
-// removed with one unlink; a directory is first renamed into <root>/tmp
-// and then deleted, so neither is ever seen half-removed. A reachable
-// image whose manifest or config cannot be read stops Prune before it
-// deletes anything, since what that image needs is unknown; untag it to
-// let Prune go on.
+// st must be opened statedir.Exclusive, so Prune runs while no build holds
+// the directory (builds open it Shared). Prune also holds the index lock
+// while it marks and sweeps, so a concurrent Tag either lands before the
+// mark (and is kept) or after the sweep (and finds its manifest gone). A
+// blob is removed with one unlink; a directory is first renamed into
+// <root>/tmp and then deleted, so neither is ever seen half-removed. A
+// reachable image whose manifest or config cannot be read stops Prune
+// before it deletes anything, since what that image needs is unknown;
+// untag it to let Prune go on.
 //
-// Content written without LockShared held is not protected: a blob stored
-// but not yet tagged when Prune marks is removed. A process must not call
-// Prune while it holds LockShared itself; the wait would only end with
-// ctx. Waiting uses polling, so a steady stream of overlapping builds can
-// delay Prune for as long as it lasts.
-func Prune(ctx context.Context, root string, store *oci.Store, opts PruneOptions) (PruneReport, error) {
-	rep, err := prune(ctx, root, store, opts)
+// Content written by a process that does not hold the directory open is
+// not protected: a blob stored but not yet tagged when Prune marks is
+// removed.
+func Prune(ctx context.Context, st *statedir.State, opts PruneOptions) (PruneReport, error) {
+	rep, err := prune(ctx, st, opts)
 	if err != nil {
-		return rep, fmt.Errorf("pruning %s: %w", root, err)
+		return rep, fmt.Errorf("pruning %s: %w", st.Root(), err)
 	}
 	return rep, nil
 }
 
-func prune(ctx context.Context, root string, store *oci.Store, opts PruneOptions) (rep PruneReport, err error) {
-	abs, err := checkRoot(root, store)
+func prune(ctx context.Context, st *statedir.State, opts PruneOptions) (rep PruneReport, err error) {
+	if st.Mode() != statedir.Exclusive {
+		return rep, errors.New("the state directory must be opened exclusively")
+	}
+	c, err := cache.Open(st.CacheDir())
 	if err != nil {
 		return rep, err
 	}
-	unlock, err := LockExclusive(ctx, abs)
-	if err != nil {
+	if opts.KeepStorage > 0 {
+		blobs, diffIDs := c.Keep(opts.KeepStorage)
+		opts.KeepBlobs = concat(opts.KeepBlobs, blobs)
+		opts.KeepLayerDirs = concat(opts.KeepLayerDirs, diffIDs)
+	}
+	if err := sweep(ctx, st, opts, &rep); err != nil {
 		return rep, err
 	}
-	defer func() {
-		if uerr := unlock(); err == nil {
-			err = uerr
-		}
-	}()
-	l, err := lockIndex(ctx, abs)
-	if err != nil {
+	// Records whose layer is gone can only miss: drop them.
+	store := st.Store()
+	if rep.CacheRecords, err = c.Trim(func(r cache.Record) bool { return r.Layer != nil && !store.Has(r.Layer.Digest) }); err != nil {
 		return rep, err
+	}
+	age := opts.StepHistoryAge
+	if age == 0 {
+		age = DefaultStepHistoryAge
+	}
+	if _, err := c.TrimSteps(age); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// sweep marks what the index's images and opts keep and removes the rest,
+// holding the index lock.
+func sweep(ctx context.Context, st *statedir.State, opts PruneOptions, rep *PruneReport) (err error) {
+	l, err := lockIndex(ctx, st)
+	if err != nil {
+		return err
 	}
 	defer func() {
 		if uerr := l.Unlock(); err == nil {
 			err = uerr
 		}
 	}()
-	images, err := readIndexFile(filepath.Join(abs, "images.json"))
+	images, err := readIndexFile(st.ImagesPath())
 	if err != nil {
-		return rep, err
+		return err
 	}
-	keep, err := mark(ctx, store, images, opts)
+	keep, err := mark(ctx, st.Store(), images, opts)
 	if err != nil {
-		return rep, err
+		return err
 	}
-	sw := sweeper{root: abs, keep: keep, report: &rep}
+	sw := sweeper{state: st, keep: keep, report: rep}
 	if err := sw.blobs(ctx); err != nil {
-		return rep, err
+		return err
 	}
 	if err := sw.layerDirs(ctx); err != nil {
-		return rep, err
+		return err
 	}
-	if err := sw.tmp(ctx); err != nil {
-		return rep, err
+	return sw.tmp(ctx)
+}
+
+// concat yields a's values, then b's; a nil sequence yields nothing.
+func concat[T any](a, b iter.Seq[T]) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for _, s := range []iter.Seq[T]{a, b} {
+			if s == nil {
+				continue
+			}
+			for v := range s {
+				if !yield(v) {
+					return
+				}
+			}
+		}
 	}
-	return rep, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/pkg/oci"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // mkLayerDir creates <root>/layers/<name> with a few files and returns the
@@ -139,7 +140,7 @@ func TestPrune(t *testing.T) {
 		KeepBlobs:     slices.Values([]digest.Digest{kept.Digest}),
 		KeepLayerDirs: slices.Values([]digest.Digest{extraDiffID}),
 	}
-	rep, err := Prune(ctx, root, s, opts)
+	rep, err := pruneRoot(ctx, root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +193,14 @@ func TestPrune(t *testing.T) {
 	}
 
 	// Nothing is left to remove without the extra roots but what they kept.
-	rep, err = Prune(ctx, root, s, opts)
+	rep, err = pruneRoot(ctx, root, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep != (PruneReport{}) {
 		t.Errorf("second prune removed %+v", rep)
 	}
-	rep, err = Prune(ctx, root, s, PruneOptions{})
+	rep, err = pruneRoot(ctx, root, PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestPruneRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			opts := tc.setup(t, st)
-			if _, err := Prune(ctx, st.root, st.store, opts); !errors.Is(err, tc.wantErr) {
+			if _, err := pruneRoot(ctx, st.root, opts); !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
 			if !st.store.Has(garbage.Digest) {
@@ -265,13 +266,13 @@ func TestPruneWaitsForSharedLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := LockShared(ctx, st.root)
+	unlock, err := lockState(ctx, st.root, statedir.Shared)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second build may hold it at the same time.
 	bounded, cancel := context.WithTimeout(ctx, 5*time.Second)
-	unlock2, err := LockShared(bounded, st.root)
+	unlock2, err := lockState(bounded, st.root, statedir.Shared)
 	cancel()
 	if err != nil {
 		t.Fatalf("second shared holder: %v", err)
@@ -288,7 +289,7 @@ func TestPruneWaitsForSharedLock(t *testing.T) {
 	}}
 	done := make(chan error, 1)
 	go func() {
-		_, err := Prune(ctx, st.root, st.store, opts)
+		_, err := pruneRoot(ctx, st.root, opts)
 		done <- err
 	}()
 	// Give a prune that does not wait every chance to run ahead.
@@ -326,7 +327,7 @@ func TestPruneWaitsForSharedLock(t *testing.T) {
 func TestBuildWaitsForPrune(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	unlock, err := LockExclusive(ctx, root)
+	unlock, err := lockState(ctx, root, statedir.Exclusive)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestBuildWaitsForPrune(t *testing.T) {
 	got := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		u, err := LockShared(ctx, root)
+		u, err := lockState(ctx, root, statedir.Shared)
 		if err == nil {
 			events <- "build locks"
 			close(got)
@@ -393,7 +394,7 @@ func TestPruneAfterCrashedHolder(t *testing.T) {
 	}
 	// The helper really holds the lock: an exclusive lock cannot be had.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = LockExclusive(short, st.root)
+	_, err = lockState(short, st.root, statedir.Exclusive)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("exclusive lock while the helper holds the shared one: err = %v", err)
@@ -408,7 +409,7 @@ func TestPruneAfterCrashedHolder(t *testing.T) {
 	}
 	bounded, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rep, err := Prune(bounded, st.root, st.store, PruneOptions{})
+	rep, err := pruneRoot(bounded, st.root, PruneOptions{})
 	if err != nil {
 		t.Fatalf("prune after the holder died: %v", err)
 	}

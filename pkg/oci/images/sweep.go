@@ -13,20 +13,16 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ocibuilder/builder/internal/fsutil"
+	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
 // Scratch entries of <root>/tmp that Prune knows.
 const (
-	// buildPrefix names a build's scratch directory, kept alive by the
-	// build's lock on <name>.lock.
-	buildPrefix = "build-"
 	// prunePrefix names a directory Prune renamed out of the way; one
 	// left behind means a prune was interrupted.
 	prunePrefix = "prune-"
 	// ingestPrefix names a blob being written by oci.Store.
 	ingestPrefix = "ingest-"
-	// chainPrefix names a squashed layer stack in <root>/layers.
-	chainPrefix = "chain-"
 )
 
 // staleIngestAge is how long an ingest file must have been left untouched
@@ -37,14 +33,14 @@ const staleIngestAge = time.Hour
 
 // sweeper removes what the mark phase did not keep.
 type sweeper struct {
-	root   string
+	state  *statedir.State
 	keep   keepSet
 	report *PruneReport
 }
 
-func (sw *sweeper) blobDir() string  { return filepath.Join(sw.root, "blobs", "sha256") }
-func (sw *sweeper) layerDir() string { return filepath.Join(sw.root, "layers") }
-func (sw *sweeper) tmpDir() string   { return filepath.Join(sw.root, "tmp") }
+func (sw *sweeper) blobDir() string  { return sw.state.BlobDir() }
+func (sw *sweeper) layerDir() string { return sw.state.LayersDir() }
+func (sw *sweeper) tmpDir() string   { return sw.state.TmpDir() }
 
 // blobs removes the blobs not kept. Files whose names are not sha256 hex
 // digests are not the store's and are left alone.
@@ -97,7 +93,7 @@ func (sw *sweeper) layerDirs(ctx context.Context) error {
 		}
 		name := e.Name()
 		switch {
-		case strings.HasPrefix(name, chainPrefix):
+		case strings.HasPrefix(name, statedir.ChainPrefix):
 		case isHexDigest(name) && !sw.keep.diffIDs[digest.NewDigestFromEncoded(digest.SHA256, name)]:
 		default:
 			continue
@@ -143,7 +139,7 @@ func (sw *sweeper) removeDir(dir string) (int64, error) {
 // tmp removes the scratch entries of builds that died, directories an
 // interrupted prune left behind and long-abandoned blob ingests.
 func (sw *sweeper) tmp(ctx context.Context) error {
-	n, err := fsutil.RemoveStale(ctx, sw.tmpDir(), buildPrefix)
+	n, err := sw.state.RemoveStale(ctx)
 	sw.report.TempEntries += n
 	if err != nil {
 		return err
