@@ -12,35 +12,15 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// commitLayer writes the changes a step made as a layer into the store, in
-// one streaming pass, reading entries from root, and appends it to the
-// stage. With rootIsLayer, root (an upper directory, in overlay format)
-// becomes the layer's directory; otherwise the layer is extracted from its
-// blob when a later step needs it. No changes means no layer.
+// commitLayer writes the changes a step made as a layer into the store
+// (encodeLayer) and appends it to the stage. With rootIsLayer, root (an
+// upper directory, in overlay format) becomes the layer's directory;
+// otherwise the layer is extracted from its blob when a later step needs
+// it. No changes means no layer.
 func (b *builder) commitLayer(ctx context.Context, ss *stageState, root string, changes layer.Changes, rootIsLayer bool) (bool, error) {
-	n := 0
-	counted := func(ctx context.Context, fn layer.ChangeFunc) error {
-		return changes(ctx, func(k layer.ChangeKind, p string, fi fs.FileInfo) error {
-			n++
-			return fn(k, p, fi)
-		})
-	}
-	w, err := b.state.store.Writer(ctx)
-	if err != nil {
+	desc, ok, err := b.encodeLayer(ctx, root, changes)
+	if err != nil || !ok {
 		return false, err
-	}
-	defer w.Close()
-	desc, err := layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
-		return layer.WriteTar(ctx, tw, root, counted, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
-	})
-	if err != nil {
-		return false, fmt.Errorf("writing layer: %w", err)
-	}
-	if n == 0 {
-		return false, nil
-	}
-	if _, _, err := w.Commit(desc.Digest); err != nil {
-		return false, fmt.Errorf("storing layer: %w", err)
 	}
 	dir := ""
 	if rootIsLayer {
@@ -88,28 +68,46 @@ func (b *builder) commitLayerAsync(ctx context.Context, ss *stageState, loc pars
 	ss.pending = append(ss.pending, p)
 	go func() {
 		defer close(p.done)
-		p.desc, p.err = b.encodeLayer(ctx, dir, changes)
+		var ok bool
+		p.desc, ok, p.err = b.encodeLayer(ctx, dir, changes)
+		if p.err == nil && !ok {
+			// The walk above found a change in a directory only this
+			// step writes to.
+			p.err = errors.New("writing layer: its changes are gone")
+		}
 	}()
 	return true, nil
 }
 
-// encodeLayer writes a layer blob into the store in one pass.
-func (b *builder) encodeLayer(ctx context.Context, root string, changes layer.Changes) (layer.Desc, error) {
+// encodeLayer writes the changes a step made as a layer blob into the
+// store, in one streaming pass reading entries from root. ok is false when
+// there were no changes; then nothing is stored.
+func (b *builder) encodeLayer(ctx context.Context, root string, changes layer.Changes) (desc layer.Desc, ok bool, err error) {
+	n := 0
+	counted := func(ctx context.Context, fn layer.ChangeFunc) error {
+		return changes(ctx, func(k layer.ChangeKind, p string, fi fs.FileInfo) error {
+			n++
+			return fn(k, p, fi)
+		})
+	}
 	w, err := b.state.store.Writer(ctx)
 	if err != nil {
-		return layer.Desc{}, err
+		return layer.Desc{}, false, err
 	}
 	defer w.Close()
-	desc, err := layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
-		return layer.WriteTar(ctx, tw, root, changes, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
+	desc, err = layer.Encode(ctx, w, b.opts.Compression, func(tw io.Writer) error {
+		return layer.WriteTar(ctx, tw, root, counted, layer.TarOptions{SourceDateEpoch: b.opts.SourceDateEpoch})
 	})
 	if err != nil {
-		return layer.Desc{}, fmt.Errorf("writing layer: %w", err)
+		return layer.Desc{}, false, fmt.Errorf("writing layer: %w", err)
+	}
+	if n == 0 {
+		return layer.Desc{}, false, nil
 	}
 	if _, _, err := w.Commit(desc.Digest); err != nil {
-		return layer.Desc{}, fmt.Errorf("storing layer: %w", err)
+		return layer.Desc{}, false, fmt.Errorf("storing layer: %w", err)
 	}
-	return desc, nil
+	return desc, true, nil
 }
 
 // settle waits for the stage's layers being written, fills in their

@@ -189,7 +189,7 @@ func (c *copier) copyInto(fsys source.FS, src, dst string) error {
 		if err := c.mkdirAll(dst, c.dirPerm()); err != nil {
 			return err
 		}
-		return c.copyTree(fsys, src, dst, "")
+		return c.copyTree(fsys, src, dst)
 	}
 	if err := c.mkdirAll(parentDir(dst), c.dirPerm()); err != nil {
 		return err
@@ -197,46 +197,12 @@ func (c *copier) copyInto(fsys source.FS, src, dst string) error {
 	return c.copyEntry(fsys, src, dst, fi)
 }
 
-// copyTree copies the contents of the directory src into dst. rel is the
-// path below the top source directory, matched against --exclude.
-func (c *copier) copyTree(fsys source.FS, src, dst, rel string) error {
-	if err := c.ctx.Err(); err != nil {
-		return err
-	}
-	ents, err := fsys.ReadDir(src)
-	if err != nil {
-		return fmt.Errorf("reading %q: %w", src, err)
-	}
-	for _, e := range ents {
-		s := path.Join(src, e.Name())
-		d := path.Join(dst, e.Name())
-		r := path.Join(rel, e.Name())
-		if c.excluded(r) {
-			continue
-		}
-		// Listings stat their entries (or, as os.ReadDir's, do on Info).
-		fi, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if err := c.copyEntry(fsys, s, d, fi); err != nil {
-			return err
-		}
-		if fi.IsDir() {
-			if err := c.copyTree(fsys, s, d, r); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (c *copier) excluded(rel string) bool {
-	if c.exclude == nil {
-		return false
-	}
-	m, err := c.exclude.MatchesOrParentMatches(rel)
-	return err == nil && m
+// copyTree copies the contents of the directory src into dst, as
+// walkTree lists them.
+func (c *copier) copyTree(fsys source.FS, src, dst string) error {
+	return walkTree(c.ctx, fsys, src, "", c.exclude, func(s, rel string, fi fs.FileInfo) error {
+		return c.copyEntry(fsys, s, path.Join(dst, rel), fi)
+	})
 }
 
 // copyEntry creates dst in the upper as a copy of the single entry src

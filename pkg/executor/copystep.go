@@ -12,14 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/patternmatcher"
 	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
-	"github.com/opencontainers/go-digest"
 )
 
 // copyRequest is a COPY or ADD after word expansion.
@@ -37,41 +34,27 @@ type copyRequest struct {
 	checksum string
 }
 
-// copyItem is one resolved source of a COPY.
-type copyItem struct {
-	fsys source.FS
-	path string // resolved path in fsys
-	// name is what a file copied into a directory is called: the base
-	// of the source as named (not of a symlink's target), a heredoc's or
-	// a download's name.
-	name string
-	// For content that is not in an FS (heredocs, downloads):
-	open    func() (io.ReadCloser, error)
-	mode    fs.FileMode
-	modTime time.Time // zero: the build's creation time
-}
-
 // copyStep runs a COPY or ADD through the step cache. It reports whether
 // the step changed the filesystem.
 func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, sr *stepRun) (bool, error) {
 	if r.parents {
 		return false, fmt.Errorf("%s --parents is not supported", r.op())
 	}
-	downloads := map[string]*source.Download{}
-	defer func() {
-		for _, d := range downloads {
-			os.Remove(d.Path)
-		}
-	}()
-	in, files, err := b.copyInput(ctx, ss, step, r, downloads, sr)
+	p, err := b.planCopy(ctx, step, r, sr)
+	if err != nil {
+		return false, err
+	}
+	defer p.close()
+	in, files, err := p.input(ctx, ss)
 	if err != nil {
 		return false, err
 	}
 	return b.layerStep(ss, step, sr, in, files, func() (bool, error) {
-		return b.doCopy(ctx, ss, step, r, downloads, sr)
+		return b.doCopy(ctx, ss, step, p)
 	})
 }
 
+// op is the instruction's name, for messages and the cache key.
 func (r copyRequest) op() string {
 	if r.add {
 		return "ADD"
@@ -79,10 +62,8 @@ func (r copyRequest) op() string {
 	return "COPY"
 }
 
-// doCopy copies the sources into a new layer. downloads holds the URL
-// sources fetched already, by URL; others are fetched and added.
-func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, downloads map[string]*source.Download, log io.Writer) (bool, error) {
-	op := r.op()
+// doCopy copies what the plan resolved into a new layer.
+func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step, p *copyPlan) (bool, error) {
 	lower, err := b.stack(ctx, ss)
 	if err != nil {
 		return false, err
@@ -102,34 +83,35 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 		return false, err
 	}
 	defer cp.close()
-	if r.chown != "" {
-		id, err := parseChown(chownSpec(r.chown), lower)
+	if p.r.chown != "" {
+		id, err := parseChown(chownSpec(p.r.chown), lower)
 		if err != nil {
 			return false, err
 		}
 		cp.owner = &id
 	}
-	if r.chmod != "" {
-		m, err := parseChmod(r.chmod)
-		if err != nil {
-			return false, err
-		}
-		cp.chmod, cp.hasChmod = m, true
-	}
-	if cp.exclude, err = excludeMatcher(op, r.exclude); err != nil {
-		return false, err
-	}
-	fsys, keepOwner, err := b.copySource(ctx, step, r.from, log)
+	cp.chmod, cp.hasChmod, cp.exclude = p.chmod, p.hasChmod, p.exclude
+	fsys, keepOwner, err := p.source(ctx)
 	if err != nil {
 		return false, err
 	}
-	if cx, ok := fsys.(*source.Context); ok && cx != b.context {
-		// A named local context is opened for this step only.
-		defer cx.Close()
-	}
 	cp.keepOwner = keepOwner
+	items, err := p.items(ctx, fsys)
+	if err != nil {
+		return false, err
+	}
+	if err := b.copyItems(ctx, cp, ss, p, items); err != nil {
+		return false, err
+	}
+	changed, err := b.commitLayerAsync(ctx, ss, step.Loc, upper, cp.changes())
+	committed = changed && err == nil
+	return changed, err
+}
 
-	dest := r.dest
+// copyItems writes the items to the step's destination, made absolute
+// against the working directory.
+func (b *builder) copyItems(ctx context.Context, cp *copier, ss *stageState, p *copyPlan, items []copyItem) error {
+	dest := p.r.dest
 	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
 	if !path.IsAbs(dest) {
 		wd := ss.cfg.Config.WorkingDir
@@ -138,58 +120,20 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 		}
 		dest = path.Join(wd, dest)
 	}
-
-	var items []copyItem
-	for _, src := range r.srcs {
-		if source.IsURL(src) {
-			if !r.add {
-				return false, fmt.Errorf("COPY %q: source can't be a URL; use ADD", src)
-			}
-			d, ok := downloads[src]
-			if !ok {
-				if d, err = source.Fetch(ctx, b.opts.HTTPClient, src, b.state.tmp, digest.Digest(r.checksum)); err != nil {
-					return false, err
-				}
-				downloads[src] = d
-			}
-			items = append(items, copyItem{name: d.Name, path: d.Path, mode: 0o600, modTime: d.ModTime})
-			continue
-		}
-		if fsys == nil {
-			return false, fmt.Errorf("%s %q: the build has no context", op, src)
-		}
-		matches, err := resolveSource(fsys, r, src)
-		if err != nil {
-			return false, err
-		}
-		for _, m := range matches {
-			items = append(items, copyItem{fsys: fsys, path: m.path, name: path.Base(m.name)})
-		}
-	}
-	for _, c := range r.contents {
-		data := c.Data
-		items = append(items, copyItem{name: path.Base(c.Path), path: "", mode: 0o644,
-			open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }})
-	}
 	if len(items) > 1 && !destIsDir {
 		// docker's own wording.
-		return false, fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", op)
+		return fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", p.op)
 	}
 	resolved, err := cp.resolveDest(strings.TrimPrefix(path.Clean(dest), "/"))
 	if err != nil {
-		return false, fmt.Errorf("%s destination %s: %w", op, dest, err)
+		return fmt.Errorf("%s destination %s: %w", p.op, dest, err)
 	}
 	for _, it := range items {
-		if err := b.copyOne(ctx, cp, it, resolved, destIsDir, r); err != nil {
-			return false, err
+		if err := b.copyOne(ctx, cp, it, resolved, destIsDir, p.r); err != nil {
+			return err
 		}
 	}
-	if err := cp.finish(); err != nil {
-		return false, err
-	}
-	changed, err := b.commitLayerAsync(ctx, ss, step.Loc, upper, cp.changes())
-	committed = changed && err == nil
-	return changed, err
+	return cp.finish()
 }
 
 // sourceMatch is one entry a local source selects.
@@ -266,18 +210,6 @@ func chownSpec(s string) string {
 	return u + ":" + g
 }
 
-// excludeMatcher compiles --exclude patterns; nil when there are none.
-func excludeMatcher(op string, patterns []string) (*patternmatcher.PatternMatcher, error) {
-	if len(patterns) == 0 {
-		return nil, nil
-	}
-	pm, err := patternmatcher.New(patterns)
-	if err != nil {
-		return nil, fmt.Errorf("%s --exclude: %w", op, err)
-	}
-	return pm, nil
-}
-
 // copyOne copies a single source to the resolved destination.
 func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest string, destIsDir bool, r copyRequest) error {
 	target := func(name string) string {
@@ -338,49 +270,6 @@ func sourceName(from string) string {
 		return "the build context"
 	}
 	return from
-}
-
-// copySource picks the filesystem COPY reads from: the build context, a
-// stage, or a named context. keepOwner is true for sources whose ownership
-// is part of the content (another image's filesystem).
-func (b *builder) copySource(ctx context.Context, step *parser.Step, from string, log io.Writer) (source.FS, bool, error) {
-	if from == "" {
-		if b.context == nil {
-			return nil, false, nil
-		}
-		return b.context, false, nil
-	}
-	if step.From != nil {
-		ss, err := b.stageResult(ctx, step.From)
-		if err != nil {
-			return nil, false, fmt.Errorf("--from=%s: %w", from, err)
-		}
-		fsys, err := b.stack(ctx, ss)
-		return fsys, true, err
-	}
-	name := step.FromRef
-	if name == "" {
-		name = from
-	}
-	if v, ok := b.namedContext(name); ok {
-		_, _, isLayout, err := parseOCILayoutContext(v)
-		if err != nil {
-			return nil, false, fmt.Errorf("build context %s: %w", name, err)
-		}
-		if !isLayout {
-			cx, err := source.OpenContext(v, nil)
-			return cx, false, err
-		}
-	} else if b.opts.Resolver == nil {
-		return nil, false, fmt.Errorf("--from=%s: no stage or build context of that name, and no registry access configured", name)
-	}
-	img, err := b.namedImage(ctx, name, b.opts.Platform, log)
-	if err != nil {
-		return nil, false, err
-	}
-	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers))}
-	fsys, err := b.stack(ctx, ss)
-	return fsys, true, err
 }
 
 // isArchive reports whether a file is a tar archive, possibly compressed
