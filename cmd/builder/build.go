@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/cgroup"
 	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
-	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
@@ -221,7 +220,7 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if eo.SourceDateEpoch, err = sourceDateEpoch(buildArgs); err != nil {
 		return err
 	}
-	if eo.Ignore, err = source.ReadIgnoreFile(contextDir, dockerfile); err != nil {
+	if eo.Ignore, err = executor.ReadIgnoreFile(contextDir, dockerfile); err != nil {
 		return err
 	}
 
@@ -299,8 +298,8 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 const defaultPidsLimit = 4096
 
 // parseLimits reads --memory, --cpus and --pids-limit.
-func parseLimits(f buildFlags) (cgroup.Limits, error) {
-	var l cgroup.Limits
+func parseLimits(f buildFlags) (executor.Limits, error) {
+	var l executor.Limits
 	var err error
 	if f.memory != "" {
 		if l.Memory, err = units.ParseBytes(f.memory); err != nil {

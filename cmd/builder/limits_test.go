@@ -6,25 +6,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/internal/cgroup"
+	"github.com/ocibuilder/builder/pkg/executor"
 )
 
 func TestParseLimits(t *testing.T) {
 	tests := []struct {
 		name    string
 		f       buildFlags
-		want    cgroup.Limits
+		want    executor.Limits
 		wantErr string
 	}{
-		{"defaults", buildFlags{pidsLimit: defaultPidsLimit}, cgroup.Limits{Pids: 4096}, ""},
-		{"all", buildFlags{memory: "512m", cpus: "1.5", pidsLimit: 64}, cgroup.Limits{Memory: 512 << 20, CPUs: 1.5, Pids: 64}, ""},
-		{"memory zero", buildFlags{memory: "0"}, cgroup.Limits{}, ""},
-		{"pids unlimited", buildFlags{pidsLimit: -1}, cgroup.Limits{Pids: -1}, ""},
-		{"pids below -1", buildFlags{pidsLimit: -2}, cgroup.Limits{}, "--pids-limit"},
-		{"memory unit", buildFlags{memory: "12q"}, cgroup.Limits{}, "--memory"},
-		{"memory too small", buildFlags{memory: "1m"}, cgroup.Limits{}, "minimum"},
-		{"cpus word", buildFlags{cpus: "two"}, cgroup.Limits{}, "--cpus"},
-		{"cpus negative", buildFlags{cpus: "-1"}, cgroup.Limits{}, "--cpus"},
+		{"defaults", buildFlags{pidsLimit: defaultPidsLimit}, executor.Limits{Pids: 4096}, ""},
+		{"all", buildFlags{memory: "512m", cpus: "1.5", pidsLimit: 64}, executor.Limits{Memory: 512 << 20, CPUs: 1.5, Pids: 64}, ""},
+		{"memory zero", buildFlags{memory: "0"}, executor.Limits{}, ""},
+		{"pids unlimited", buildFlags{pidsLimit: -1}, executor.Limits{Pids: -1}, ""},
+		{"pids below -1", buildFlags{pidsLimit: -2}, executor.Limits{}, "--pids-limit"},
+		{"memory unit", buildFlags{memory: "12q"}, executor.Limits{}, "--memory"},
+		{"memory too small", buildFlags{memory: "1m"}, executor.Limits{}, "minimum"},
+		{"cpus word", buildFlags{cpus: "two"}, executor.Limits{}, "--cpus"},
+		{"cpus negative", buildFlags{cpus: "-1"}, executor.Limits{}, "--cpus"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/internal/platforms"
-	"github.com/ocibuilder/builder/pkg/executor/cache"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/moby/patternmatcher"
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
-	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/internal/snapshot"
+	"github.com/ocibuilder/builder/internal/source"
 	"golang.org/x/sys/unix"
 )
 

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/internal/testutil"
-	"github.com/ocibuilder/builder/pkg/executor/source"
 )
 
 // copyContext is the build context most COPY tests read from.

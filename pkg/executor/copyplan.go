@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/moby/patternmatcher"
-	"github.com/ocibuilder/builder/pkg/executor/cache"
-	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/internal/cache"
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"

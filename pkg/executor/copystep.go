@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
 )

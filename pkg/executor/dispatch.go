@@ -11,7 +11,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/pkg/parser"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )

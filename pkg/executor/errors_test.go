@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/internal/testutil"
 	"github.com/ocibuilder/builder/pkg/executor"
-	"github.com/ocibuilder/builder/pkg/executor/source"
 )
 
 func TestBuildErrors(t *testing.T) {

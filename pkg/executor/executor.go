@@ -20,11 +20,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/cache"
+	"github.com/ocibuilder/builder/internal/cgroup"
 	"github.com/ocibuilder/builder/internal/platforms"
-	"github.com/ocibuilder/builder/pkg/executor/cache"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
-	"github.com/ocibuilder/builder/pkg/executor/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -46,7 +46,7 @@ type Options struct {
 	// context and COPY/ADD from it fail.
 	Context string
 	// Ignore holds the .dockerignore patterns of the context (see
-	// source.ReadIgnoreFile).
+	// ReadIgnoreFile).
 	Ignore []string
 	// NamedContexts maps names used in FROM and COPY --from to build
 	// contexts: "oci-layout:///abs/path[:tag|@digest]" or a local directory.
@@ -78,7 +78,7 @@ type Options struct {
 	// which runs in a cgroup of its own; the zero value limits nothing.
 	// Where cgroups cannot be used the steps run without limits, and the
 	// progress output of the first RUN step says why.
-	Limits cgroup.Limits
+	Limits Limits
 	// Secrets are the build secrets by id, for RUN
 	// --mount=type=secret. A step sees a secret only while it runs, as a
 	// read-only file on a tmpfs or as an environment variable; it never

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/internal/snapshot"
 )
 
 // FuzzParseChown resolves --chown values against hostile /etc/passwd and

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/internal/testutil"
-	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/pkg/executor"
 )
 
 func ignoreContext() []testutil.Entry {
@@ -130,7 +131,7 @@ func TestReadIgnoreFile(t *testing.T) {
 		df := filepath.Join(dir, "build", "app.Dockerfile")
 		write(t, df, "FROM scratch\n")
 		write(t, df+".dockerignore", "# comment\nCHANGES.md\n")
-		pats, err := source.ReadIgnoreFile(dir, df)
+		pats, err := executor.ReadIgnoreFile(dir, df)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +146,7 @@ func TestReadIgnoreFile(t *testing.T) {
 	t.Run("context file without a specific one", func(t *testing.T) {
 		dir := t.TempDir()
 		write(t, filepath.Join(dir, ".dockerignore"), "README.md\n!x\n")
-		pats, err := source.ReadIgnoreFile(dir, filepath.Join(dir, "Dockerfile"))
+		pats, err := executor.ReadIgnoreFile(dir, filepath.Join(dir, "Dockerfile"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestReadIgnoreFile(t *testing.T) {
 		}
 	})
 	t.Run("no file", func(t *testing.T) {
-		pats, err := source.ReadIgnoreFile(t.TempDir(), "-")
+		pats, err := executor.ReadIgnoreFile(t.TempDir(), "-")
 		if err != nil || len(pats) != 0 {
 			t.Errorf("got %q, %v; want no patterns", pats, err)
 		}

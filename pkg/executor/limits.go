@@ -7,8 +7,25 @@ import (
 	"io"
 	"time"
 
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
+	"github.com/ocibuilder/builder/internal/cgroup"
 )
+
+// Limits are the resource limits of each RUN step (Options.Limits). The
+// zero value limits nothing.
+type Limits struct {
+	// Memory is the most memory, in bytes, the step's processes may use
+	// together; swap is not allowed on top of it. Zero means no limit.
+	Memory int64
+	// CPUs is how many CPUs' worth of time the step may use per scheduling
+	// period (1.5 is one and a half CPUs). Zero means no limit.
+	CPUs float64
+	// Pids is the most processes and threads the step may have at once.
+	// Zero or negative means no limit, as for docker's --pids-limit.
+	Pids int64
+}
+
+// Validate checks that every limit is one the kernel can enforce.
+func (l Limits) Validate() error { return cgroup.Limits(l).Validate() }
 
 // cgroupRemoveTimeout bounds the wait for a step's processes to die when
 // its cgroup is removed; they are SIGKILLed, so it only matters when the
@@ -20,7 +37,7 @@ const cgroupRemoveTimeout = 30 * time.Second
 // when cgroups can do neither here. The first step's log says once why
 // limits that were asked for, or the device allow-list, are not applied.
 func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
-	if err := b.opts.Limits.Validate(); err != nil {
+	if err := cgroup.Limits(b.opts.Limits).Validate(); err != nil {
 		return nil, err
 	}
 	b.cgOnce.Do(b.openCgroups)
@@ -45,7 +62,7 @@ func (b *builder) stepCgroup(log io.Writer) (*cgroup.Group, error) {
 // openCgroups opens the build's cgroup subtree and keeps each limit the
 // hierarchy can enforce: a missing controller costs only its own limit.
 func (b *builder) openCgroups() {
-	want := b.opts.Limits
+	want := cgroup.Limits(b.opts.Limits)
 	m, err := cgroup.Open(cgroup.Config{})
 	if err != nil {
 		b.cgDevWhy = err

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocibuilder/builder/internal/cgroup"
 	"github.com/ocibuilder/builder/pkg/executor"
-	"github.com/ocibuilder/builder/pkg/executor/cgroup"
 )
 
 // requireCgroups skips limit tests where this machine's cgroups cannot
@@ -131,7 +131,7 @@ func TestRunOutOfMemory(t *testing.T) {
 	df := "FROM base\nRUN cat /proc/self/cgroup; head -c 300m /dev/zero | tail >/dev/null\n"
 	out := newStepOutput()
 	_, err := runBuild(t, spec{base: busyboxBase(t), dockerfile: df}, executor.SnapshotterAuto, func(o *executor.Options) {
-		o.Limits = limits
+		o.Limits = executor.Limits(limits)
 		o.Progress = out.progress()
 	})
 	var se *executor.StepError
@@ -155,7 +155,7 @@ func TestRunWithinMemoryLimit(t *testing.T) {
 	df := "FROM base\nRUN cat /proc/self/cgroup; head -c 10m /dev/zero | tail >/dev/null; echo fits > /fits\n"
 	out := newStepOutput()
 	r, err := runBuild(t, spec{base: busyboxBase(t), dockerfile: df}, executor.SnapshotterAuto, func(o *executor.Options) {
-		o.Limits = limits
+		o.Limits = executor.Limits(limits)
 		o.Progress = out.progress()
 	})
 	if err != nil {
@@ -171,7 +171,7 @@ func TestRunFailureRemovesCgroup(t *testing.T) {
 	requireCgroups(t, limits)
 	out := newStepOutput()
 	_, err := runBuild(t, spec{base: busyboxBase(t), dockerfile: "FROM base\nRUN cat /proc/self/cgroup; exit 3\n"}, executor.SnapshotterAuto, func(o *executor.Options) {
-		o.Limits = limits
+		o.Limits = executor.Limits(limits)
 		o.Progress = out.progress()
 	})
 	var se *executor.StepError
@@ -189,7 +189,7 @@ func TestRunCPULimit(t *testing.T) {
 	s := spec{base: busyboxBase(t), dockerfile: "FROM base\nRUN cat /proc/self/cgroup; echo listed; sleep 100\n"}
 	out := newStepOutput()
 	o := s.options(t)
-	o.Limits = limits
+	o.Limits = executor.Limits(limits)
 	o.Progress = out.progress()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -237,7 +237,7 @@ func TestRunForkBomb(t *testing.T) {
 	s := spec{base: busyboxBase(t), dockerfile: df}
 	out := newStepOutput()
 	o := s.options(t)
-	o.Limits = limits
+	o.Limits = executor.Limits(limits)
 	o.Progress = out.progress()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

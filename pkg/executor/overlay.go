@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"syscall"
 
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/opencontainers/image-spec/identity"
 	"golang.org/x/sys/unix"
 )

@@ -13,9 +13,9 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
 	"github.com/ocibuilder/builder/pkg/parser"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/ocibuilder/builder/internal/platforms"
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"

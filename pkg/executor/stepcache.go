@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/pkg/parser"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"

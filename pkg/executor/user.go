@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/ocibuilder/builder/pkg/executor/source"
+	"github.com/ocibuilder/builder/internal/source"
 )
 
 // Identity is a resolved user: numeric ids as they land in the image.

@@ -7,7 +7,7 @@
 //	layers/<diffID>/            layers extracted in overlay format, shared by all builds
 //	layers/chain-<id>/          squashed bottoms of very deep stacks
 //	images.json, images.lock    names of kept images (pkg/oci/images)
-//	cache/                      build cache (pkg/executor/cache), cache/files.stat
+//	cache/                      build cache (internal/cache), cache/files.stat
 //	state.lock                  shared by builds, exclusive for prune
 //	tmp/build-<id>/             one build's scratch space, locked by tmp/build-<id>.lock
 //
@@ -143,7 +143,7 @@ func (s *State) ChainDir(chainID digest.Digest) string {
 	return filepath.Join(s.LayersDir(), ChainPrefix+chainID.Encoded())
 }
 
-// CacheDir is the build cache's directory (pkg/executor/cache).
+// CacheDir is the build cache's directory (internal/cache).
 func (s *State) CacheDir() string { return filepath.Join(s.root, "cache") }
 
 // FileStatsPath is the file of context-file digests by stat identity.

@@ -74,7 +74,7 @@ type SecretFile struct {
 }
 
 // Cgroup is a control group a sandbox runs in; *cgroup.Group (package
-// pkg/executor/cgroup) is one. The caller makes it before Run and removes it
+// internal/cgroup) is one. The caller makes it before Run and removes it
 // afterwards.
 type Cgroup interface {
 	// CloneInto returns the open directory of a cgroup v2 group to start

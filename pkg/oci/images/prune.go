@@ -10,7 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/pkg/statedir"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ocibuilder/builder/pkg/executor/snapshot"
+	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/pkg/layer"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/opencontainers/go-digest"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )

@@ -3,7 +3,7 @@ package cache_test
 import (
 	"fmt"
 
-	"github.com/ocibuilder/builder/pkg/executor/cache"
+	"github.com/ocibuilder/builder/internal/cache"
 )
 
 // Explain compares a step's inputs with those of its last build.
