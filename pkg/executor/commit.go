@@ -28,9 +28,7 @@ func (b *builder) commitLayer(ctx context.Context, ss *stageState, root string, 
 			return false, err
 		}
 	}
-	ss.layers = append(ss.layers, ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size})
-	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, desc.DiffID)
-	ss.dirs = append(ss.dirs, dir)
+	ss.appendLayer(desc.Descriptor(), desc.DiffID, dir)
 	return true, nil
 }
 
@@ -61,10 +59,7 @@ func (b *builder) commitLayerAsync(ctx context.Context, ss *stageState, loc pars
 	if !errors.Is(err, errFound) {
 		return false, fmt.Errorf("writing layer: %w", err)
 	}
-	p := &pendingLayer{index: len(ss.layers), dir: dir, loc: loc, done: make(chan struct{})}
-	ss.layers = append(ss.layers, ocispec.Descriptor{})
-	ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, "")
-	ss.dirs = append(ss.dirs, dir)
+	p := &pendingLayer{index: ss.appendLayer(ocispec.Descriptor{}, "", dir), dir: dir, loc: loc, done: make(chan struct{})}
 	ss.pending = append(ss.pending, p)
 	go func() {
 		defer close(p.done)
@@ -131,16 +126,12 @@ func (b *builder) settle(ss *stageState) error {
 		if first != nil {
 			continue
 		}
-		ss.layers[p.index] = ocispec.Descriptor{MediaType: p.desc.MediaType, Digest: p.desc.Digest, Size: p.desc.Size}
-		ss.cfg.RootFS.DiffIDs[p.index] = p.desc.DiffID
 		dir, err := b.state.commitDir(p.dir, p.desc.DiffID)
 		if err != nil {
 			first = stepError(p.loc, err)
 			continue
 		}
-		ss.mu.Lock()
-		ss.dirs[p.index] = dir
-		ss.mu.Unlock()
+		ss.setLayer(p.index, p.desc.Descriptor(), p.desc.DiffID, dir)
 	}
 	ss.pending = nil
 	if first != nil {

@@ -396,8 +396,7 @@ func (p *copyPlan) source(ctx context.Context) (fsys source.FS, keepOwner bool, 
 	if err != nil {
 		return nil, false, err
 	}
-	ss := &stageState{cfg: img.Config, layers: img.Layers, dirs: make([]string, len(img.Layers))}
-	fsys, err = b.stack(ctx, ss)
+	fsys, err = b.stack(ctx, imageStage(img))
 	return fsys, true, err
 }
 

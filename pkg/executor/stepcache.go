@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 
@@ -10,17 +11,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 )
-
-// stepRun is one step being run: its progress vertex, where its output
-// goes, and its identity across builds for cache-miss explanations.
-type stepRun struct {
-	stepLog
-	sid string
-}
-
-func (r *stepRun) event(kind EventKind, reason string) {
-	r.p.Event(Event{Kind: kind, ID: r.id, Name: r.name, Reason: reason})
-}
 
 // stepID identifies a step across builds: the Dockerfile (by context
 // directory and file name), the stage and the step's position in it.
@@ -66,18 +56,7 @@ func (b *builder) noCache(s *parser.Stage) (bool, string) {
 // exec; on a miss the progress output says why, exec runs, and its result
 // is recorded. It reports whether the stage got a new layer.
 func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in cache.Input, files []cache.File, exec func() (bool, error)) (bool, error) {
-	in.Parent = ss.key
-	if ss.keyIsBase {
-		in.Base = ss.base
-	}
-	in.Platform = ss.platform()
-	if e := b.opts.SourceDateEpoch; e != nil {
-		in.Epoch = strconv.FormatInt(e.Unix(), 10)
-	}
-	in.Layer = b.opts.Compression.Compression.String()
-	if l := b.opts.Compression.Level; l != 0 {
-		in.Layer += "-" + strconv.Itoa(l)
-	}
+	in = b.keyInput(ss, in)
 	key := in.Key()
 	cur := &cache.Entry{Text: historyText(step), Key: key, Input: in, Files: files}
 	last := b.cache.LastBuild(sr.sid)
@@ -92,32 +71,20 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	}
 	skip, reason := b.noCache(step.Stage)
 	if !skip {
-		rec, ok, err := b.cache.Get(key)
+		rec, hit, why, err := b.lookup(ss, key, sr)
 		if err != nil {
-			fmt.Fprintf(sr, "warning: %v\n", err)
-		}
-		hit := ok && (rec.Layer == nil || b.state.store.Has(rec.Layer.Digest))
-		if hit {
-			below, err := b.chainBelow(ss)
-			if err != nil {
-				return false, err
-			}
-			if rec.Below != below {
-				hit = false
-				reason = "the layers below it changed since it was cached (an earlier step ran again and made other bytes)"
-			}
+			return false, err
 		}
 		if hit {
-			ss.key, ss.keyIsBase = key, false
+			ss.keyChain = keyChain{key: key}
 			if rec.Layer != nil {
-				ss.layers = append(ss.layers, *rec.Layer)
-				ss.cfg.RootFS.DiffIDs = append(ss.cfg.RootFS.DiffIDs, rec.DiffID)
-				ss.dirs = append(ss.dirs, "")
+				ss.appendLayer(*rec.Layer, rec.DiffID, "")
 			}
 			sr.event(StepCached, "")
 			remember()
 			return rec.Layer != nil, nil
 		}
+		reason = why
 		if reason == "" {
 			if last != nil && last.Input.Files != "" && last.Input.Files != in.Files {
 				last.Files = b.cache.LastFiles(sr.sid)
@@ -126,6 +93,58 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 		}
 	}
 	sr.event(StepCacheMiss, reason)
+	changed, err := b.record(ss, key, sr, exec)
+	if err != nil {
+		return false, err
+	}
+	remember()
+	return changed, nil
+}
+
+// keyInput completes a step's cache input with what every step's key
+// covers: the stage's filesystem so far, the platform, SOURCE_DATE_EPOCH
+// and the layer encoding.
+func (b *builder) keyInput(ss *stageState, in cache.Input) cache.Input {
+	in.Parent = ss.key
+	if ss.keyIsBase {
+		in.Base = ss.base
+	}
+	in.Platform = ss.platform()
+	if e := b.opts.SourceDateEpoch; e != nil {
+		in.Epoch = strconv.FormatInt(e.Unix(), 10)
+	}
+	in.Layer = b.opts.Compression.Compression.String()
+	if l := b.opts.Compression.Level; l != 0 {
+		in.Layer += "-" + strconv.Itoa(l)
+	}
+	return in
+}
+
+// lookup finds key's record and says whether it can be used: its layer is
+// in the store and it was made on the layers the stage has now. When a
+// record exists but cannot be used, why says so; a cache that cannot be
+// read is a warning, not a failure.
+func (b *builder) lookup(ss *stageState, key digest.Digest, log io.Writer) (rec cache.Record, hit bool, why string, err error) {
+	rec, ok, err := b.cache.Get(key)
+	if err != nil {
+		fmt.Fprintf(log, "warning: %v\n", err)
+	}
+	if !ok || (rec.Layer != nil && !b.state.store.Has(rec.Layer.Digest)) {
+		return rec, false, "", nil
+	}
+	below, err := b.chainBelow(ss)
+	if err != nil {
+		return rec, false, "", err
+	}
+	if rec.Below != below {
+		return rec, false, "the layers below it changed since it was cached (an earlier step ran again and made other bytes)", nil
+	}
+	return rec, true, "", nil
+}
+
+// record runs a step that missed the cache and queues its result for the
+// cache, stored at once unless layers are still being written.
+func (b *builder) record(ss *stageState, key digest.Digest, log io.Writer, exec func() (bool, error)) (bool, error) {
 	below := len(ss.layers)
 	changed, err := exec()
 	if err != nil {
@@ -138,11 +157,10 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	ss.records = append(ss.records, q)
 	if len(ss.pending) == 0 {
 		if err := b.flushRecords(ss); err != nil {
-			fmt.Fprintf(sr, "warning: %v\n", err)
+			fmt.Fprintf(log, "warning: %v\n", err)
 		}
 	}
-	remember()
-	ss.key, ss.keyIsBase = key, false
+	ss.keyChain = keyChain{key: key}
 	return changed, nil
 }
 

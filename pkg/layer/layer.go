@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ChangeKind says how a path differs from the layers below it.
@@ -87,6 +88,11 @@ type Desc struct {
 	Size int64
 	// MediaType is the OCI layer media type matching the compression.
 	MediaType string
+}
+
+// Descriptor is the layer's descriptor for a manifest.
+func (d Desc) Descriptor() ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
 }
 
 // WhiteoutFormat selects how Apply records deletions.
