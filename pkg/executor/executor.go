@@ -1,12 +1,3 @@
-// Package executor runs a parsed Dockerfile graph: it resolves each stage's
-// base, applies every step to the stage's image config and filesystem, and
-// writes one layer per filesystem-changing step into the content store.
-//
-// Call sandbox.Init() first in main (and in TestMain of tests that build):
-// RUN steps re-execute the program as a sandbox child, which Init takes over
-// before the program's own code runs. Build checks that Init ran before it
-// starts anything and otherwise fails with an error wrapping
-// sandbox.ErrNoInit ("call sandbox.Init() first in main: …").
 package executor
 
 import (
