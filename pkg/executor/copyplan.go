@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/ocibuilder/builder/internal/cache"
+	"github.com/ocibuilder/builder/internal/copier"
 	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -301,7 +302,7 @@ func (p *copyPlan) fromInput(ctx context.Context, in cache.Input) (cache.Input, 
 }
 
 // contextFiles lists the entries of a context that the local sources
-// select, as the copier walks them (walkTree), with the digests of regular
+// select, as the copier walks them (copier.Walk), with the digests of regular
 // files. names records, for each selected symlink, the name its copy
 // takes, which the listing (by resolved path) does not show:
 // "--name=PATH=NAME".
@@ -310,7 +311,7 @@ func (p *copyPlan) contextFiles(ctx context.Context, cx *source.Context) (files 
 	var hostInfos []fs.FileInfo // the walk's lstat, so the hasher need not stat again
 	var fileIdx []int
 	record := func(fp, _ string, fi fs.FileInfo) error {
-		f := cache.File{Path: fp, Mode: uint32(fi.Mode().Type() | toOSMode(fi.Mode()))}
+		f := cache.File{Path: fp, Mode: uint32(fi.Mode().Type() | copier.ModeBits(fi.Mode()))}
 		if p.hasChmod && fi.Mode()&fs.ModeSymlink == 0 {
 			f.Mode = uint32(fi.Mode().Type() | p.chmod)
 		}
@@ -350,7 +351,7 @@ func (p *copyPlan) contextFiles(ctx context.Context, cx *source.Context) (files 
 				return nil, nil, err
 			}
 			if fi.IsDir() {
-				if err := walkTree(ctx, cx, m.path, "", p.exclude, record); err != nil {
+				if err := copier.Walk(ctx, cx, m.path, "", p.exclude, record); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -435,51 +436,6 @@ func (p *copyPlan) items(ctx context.Context, fsys source.FS) ([]copyItem, error
 			open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }})
 	}
 	return items, nil
-}
-
-// walkTree calls fn for every entry below the directory dir of fsys, a
-// directory before its contents, skipping what --exclude excludes. rel is
-// dir's path below the source as named, which the patterns match. The
-// cache key and the copier both walk sources with it, so they agree on
-// what a COPY reads; entries come with the listing's stat.
-func walkTree(ctx context.Context, fsys source.FS, dir, rel string, exclude *patternmatcher.PatternMatcher, fn func(p, rel string, fi fs.FileInfo) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ents, err := fsys.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("reading %q: %w", dir, err)
-	}
-	for _, e := range ents {
-		r := path.Join(rel, e.Name())
-		if excludedBy(exclude, r) {
-			continue
-		}
-		p := path.Join(dir, e.Name())
-		fi, err := e.Info()
-		if err != nil {
-			return fmt.Errorf("reading %q: %w", p, err)
-		}
-		if err := fn(p, r, fi); err != nil {
-			return err
-		}
-		if fi.IsDir() {
-			if err := walkTree(ctx, fsys, p, r, exclude, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// excludedBy reports whether --exclude patterns exclude rel, a path below
-// a source directory; nil excludes nothing.
-func excludedBy(exclude *patternmatcher.PatternMatcher, rel string) bool {
-	if exclude == nil {
-		return false
-	}
-	m, err := exclude.MatchesOrParentMatches(rel)
-	return err == nil && m
 }
 
 // excludeMatcher compiles --exclude patterns; nil when there are none.

@@ -9,11 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/internal/copier"
+	"github.com/ocibuilder/builder/internal/imageuser"
 	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/parser"
@@ -68,49 +69,39 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 	if err != nil {
 		return false, err
 	}
-	upper, err := b.state.scratchDir("upper-")
-	if err != nil {
-		return false, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(upper)
-		}
-	}()
-	cp, err := newCopier(ctx, upper, lower)
-	if err != nil {
-		return false, err
-	}
-	defer cp.close()
+	opts := copier.Options{Chmod: p.chmod, HasChmod: p.hasChmod, Exclude: p.exclude}
 	if p.r.chown != "" {
-		id, err := parseChown(chownSpec(p.r.chown), lower)
+		id, err := imageuser.Chown(p.r.chown, lower)
 		if err != nil {
 			return false, err
 		}
-		cp.owner = &id
+		opts.Owner = ownerOf(id)
 	}
-	cp.chmod, cp.hasChmod, cp.exclude = p.chmod, p.hasChmod, p.exclude
 	fsys, keepOwner, err := p.source(ctx)
 	if err != nil {
 		return false, err
 	}
-	cp.keepOwner = keepOwner
+	opts.KeepOwner = keepOwner
+	fst, err := b.newFileStep(ctx, lower, opts)
+	if err != nil {
+		return false, err
+	}
+	defer fst.close()
 	items, err := p.items(ctx, fsys)
 	if err != nil {
 		return false, err
 	}
-	if err := b.copyItems(ctx, cp, ss, p, items); err != nil {
+	if err := b.copyItems(ctx, fst.cp, ss, p, items); err != nil {
 		return false, err
 	}
-	changed, err := b.commitLayerAsync(ctx, ss, step.Loc, upper, cp.changes())
-	committed = changed && err == nil
+	changed, err := b.commitLayerAsync(ctx, ss, step.Loc, fst.upper, fst.cp.Changes())
+	fst.keep = changed && err == nil
 	return changed, err
 }
 
 // copyItems writes the items to the step's destination, made absolute
 // against the working directory.
-func (b *builder) copyItems(ctx context.Context, cp *copier, ss *stageState, p *copyPlan, items []copyItem) error {
+func (b *builder) copyItems(ctx context.Context, cp *copier.Copier, ss *stageState, p *copyPlan, items []copyItem) error {
 	dest := p.r.dest
 	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
 	if !path.IsAbs(dest) {
@@ -124,7 +115,7 @@ func (b *builder) copyItems(ctx context.Context, cp *copier, ss *stageState, p *
 		// docker's own wording.
 		return fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", p.op)
 	}
-	resolved, err := cp.resolveDest(strings.TrimPrefix(path.Clean(dest), "/"))
+	resolved, err := cp.ResolveDest(strings.TrimPrefix(path.Clean(dest), "/"))
 	if err != nil {
 		return fmt.Errorf("%s destination %s: %w", p.op, dest, err)
 	}
@@ -133,7 +124,7 @@ func (b *builder) copyItems(ctx context.Context, cp *copier, ss *stageState, p *
 			return err
 		}
 	}
-	return cp.finish()
+	return cp.Finish()
 }
 
 // sourceMatch is one entry a local source selects.
@@ -196,24 +187,10 @@ func resolveMatch(fsys source.FS, r copyRequest, m string) (string, error) {
 	return p, nil
 }
 
-// chownSpec reads an empty user in a --chown value as root and an empty
-// group as none given, as docker does: "--chown=$U:$G" with neither set
-// keeps the default ownership.
-func chownSpec(s string) string {
-	u, g, _ := strings.Cut(s, ":")
-	if u == "" {
-		u = "0"
-	}
-	if g == "" {
-		return u
-	}
-	return u + ":" + g
-}
-
 // copyOne copies a single source to the resolved destination.
-func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest string, destIsDir bool, r copyRequest) error {
+func (b *builder) copyOne(ctx context.Context, cp *copier.Copier, it copyItem, dest string, destIsDir bool, r copyRequest) error {
 	target := func(name string) string {
-		if destIsDir || cp.isDir(dest) {
+		if destIsDir || cp.IsDir(dest) {
 			return path.Join(dest, name)
 		}
 		return dest
@@ -221,7 +198,7 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 	if it.fsys == nil {
 		// Heredoc or download.
 		t := target(it.name)
-		if err := cp.mkdirAll(parentDir(t), cp.dirPerm()); err != nil {
+		if err := cp.MkdirParents(t); err != nil {
 			return err
 		}
 		rc, err := it.openContent()
@@ -233,14 +210,14 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 		if mt.IsZero() {
 			mt = b.created()
 		}
-		return cp.writeFile(t, rc, it.mode, mt)
+		return cp.WriteFile(t, rc, it.mode, mt)
 	}
 	fi, err := it.fsys.Lstat(it.path)
 	if err != nil {
 		return err
 	}
 	if fi.IsDir() {
-		return cp.copyInto(it.fsys, it.path, dest)
+		return cp.CopyInto(it.fsys, it.path, dest)
 	}
 	if r.add && r.unpack && fi.Mode().IsRegular() {
 		isArch, err := isArchive(it.fsys, it.path)
@@ -252,10 +229,10 @@ func (b *builder) copyOne(ctx context.Context, cp *copier, it copyItem, dest str
 		}
 	}
 	t := target(it.name)
-	if err := cp.mkdirAll(parentDir(t), cp.dirPerm()); err != nil {
+	if err := cp.MkdirParents(t); err != nil {
 		return err
 	}
-	return cp.copyEntry(it.fsys, it.path, t, fi)
+	return cp.CopyEntry(it.fsys, it.path, t, fi)
 }
 
 func (it copyItem) openContent() (io.ReadCloser, error) {
@@ -292,8 +269,8 @@ func isArchive(fsys source.FS, p string) (bool, error) {
 // unpack extracts an archive into the destination directory, confined to
 // it. As in docker, --chown owns every entry, and --chmod applies neither
 // to the entries nor to the directory made for them.
-func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, dest string) error {
-	if err := cp.mkdirAll(dest, 0o755); err != nil {
+func (b *builder) unpack(ctx context.Context, cp *copier.Copier, fsys source.FS, p, dest string) error {
+	if err := cp.MkdirAll(dest, 0o755); err != nil {
 		return err
 	}
 	f, err := fsys.Open(p)
@@ -301,64 +278,10 @@ func (b *builder) unpack(ctx context.Context, cp *copier, fsys source.FS, p, des
 		return err
 	}
 	defer f.Close()
-	opts := layer.ApplyOptions{Whiteouts: layer.WhiteoutOCI, MaxSize: applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)}
-	if cp.owner != nil {
-		opts.Owner = &layer.Owner{UID: int(cp.owner.UID), GID: int(cp.owner.GID)}
-	}
-	if _, err := layer.Apply(ctx, filepath.Join(cp.upperDir, filepath.FromSlash(dest)), f, opts); err != nil {
+	if err := cp.Extract(ctx, f, dest, applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)); err != nil {
 		return fmt.Errorf("ADD %q: extracting: %w", p, err)
 	}
 	return nil
-}
-
-// mkdirStep creates directory p (WORKDIR) when the image lacks it and
-// commits the result as a layer.
-func (b *builder) mkdirStep(ctx context.Context, ss *stageState, p string) (bool, error) {
-	lower, err := b.stack(ctx, ss)
-	if err != nil {
-		return false, err
-	}
-	rel, err := lower.Resolve(strings.TrimPrefix(p, "/"), true)
-	if err != nil {
-		return false, fmt.Errorf("WORKDIR %q: %w", p, err)
-	}
-	if fi, err := lower.Lstat(rel); err == nil {
-		if !fi.IsDir() {
-			return false, fmt.Errorf("WORKDIR %q: not a directory in the image", p)
-		}
-		return false, nil
-	}
-	upper, err := b.state.scratchDir("upper-")
-	if err != nil {
-		return false, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(upper)
-		}
-	}()
-	cp, err := newCopier(ctx, upper, lower)
-	if err != nil {
-		return false, err
-	}
-	defer cp.close()
-	if u := ss.cfg.Config.User; u != "" {
-		id, err := workdirOwner(u, lower)
-		if err != nil {
-			return false, fmt.Errorf("WORKDIR %q: %w", p, err)
-		}
-		cp.owner = &id
-	}
-	if err := cp.mkdirAll(rel, 0o755); err != nil {
-		return false, err
-	}
-	if err := cp.finish(); err != nil {
-		return false, err
-	}
-	changed, err := b.commitLayer(ctx, ss, upper, cp.changes(), true)
-	committed = changed
-	return changed, err
 }
 
 // parseChmod parses an octal --chmod value.

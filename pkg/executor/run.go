@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/ocibuilder/builder/internal/imageuser"
 	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
@@ -151,7 +152,7 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, err
 	}
-	user, err := resolveUser(ss.cfg.Config.User, lower)
+	user, err := imageuser.Resolve(ss.cfg.Config.User, lower)
 	if err != nil {
 		return false, fmt.Errorf("USER %s: %w", ss.cfg.Config.User, err)
 	}

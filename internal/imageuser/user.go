@@ -1,15 +1,10 @@
-package executor
+package imageuser
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/ocibuilder/builder/internal/source"
 )
@@ -24,8 +19,26 @@ type Identity struct {
 	Home string
 }
 
-// maxIDFileSize bounds how much of /etc/passwd or /etc/group is read.
-const maxIDFileSize = 16 << 20
+// Chown resolves a COPY or ADD --chown value ("user", "user:group",
+// numbers or names) against the /etc/passwd and /etc/group of view, the
+// image the copy writes to. Supplementary groups are not looked up.
+func Chown(value string, view source.FS) (Identity, error) {
+	return parseChown(chownSpec(value), view)
+}
+
+// chownSpec reads an empty user in a --chown value as root and an empty
+// group as none given, as docker does: "--chown=$U:$G" with neither set
+// keeps the default ownership.
+func chownSpec(s string) string {
+	u, g, _ := strings.Cut(s, ":")
+	if u == "" {
+		u = "0"
+	}
+	if g == "" {
+		return u
+	}
+	return u + ":" + g
+}
 
 // parseChown resolves a --chown value ("user", "user:group", numeric or
 // names) against the image's /etc/passwd and /etc/group. As in docker, a
@@ -63,117 +76,12 @@ func parseChown(spec string, view source.FS) (Identity, error) {
 	return id, nil
 }
 
-func numericID(s string) (uint32, bool) {
-	n, err := strconv.ParseUint(s, 10, 32)
-	return uint32(n), err == nil
-}
-
-type idEntry struct {
-	name    string
-	id, gid uint32
-	home    string
-	members []string
-}
-
-// lookupEntry finds name in a passwd- or group-format file of the image.
-func lookupEntry(view source.FS, file, name string) (idEntry, error) {
-	e, found, err := findEntryBy(view, file, func(e idEntry) bool { return e.name == name })
-	if err != nil || found {
-		return e, err
-	}
-	kind := "user"
-	if file == "etc/group" {
-		kind = "group"
-	}
-	return idEntry{}, fmt.Errorf("unknown %s %q (not in /%s)", kind, name, file)
-}
-
-// findEntryBy returns the first entry of a passwd- or group-format file of
-// the image that match accepts.
-func findEntryBy(view source.FS, file string, match func(idEntry) bool) (idEntry, bool, error) {
-	entries, err := readIDFile(view, file)
-	if err != nil {
-		return idEntry{}, false, err
-	}
-	for _, e := range entries {
-		if match(e) {
-			return e, true, nil
-		}
-	}
-	return idEntry{}, false, nil
-}
-
-// missingIDFileError is an image without /etc/passwd or /etc/group. It
-// matches fs.ErrNotExist.
-type missingIDFileError struct{ file string }
-
-func (e *missingIDFileError) Error() string { return "/" + e.file + " does not exist in the image" }
-func (e *missingIDFileError) Unwrap() error { return fs.ErrNotExist }
-
-// readIDFile parses /etc/passwd ("name:x:uid:gid:...") or /etc/group
-// ("name:x:gid:members"). Malformed lines are skipped, as libc does.
-func readIDFile(view source.FS, file string) ([]idEntry, error) {
-	p, err := view.Resolve(file, true)
-	if err != nil {
-		return nil, fmt.Errorf("reading /%s: %w", file, err)
-	}
-	f, err := view.Open(p)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, &missingIDFileError{file: file}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading /%s: %w", file, err)
-	}
-	defer f.Close()
-	var out []idEntry
-	sc := bufio.NewScanner(io.LimitReader(f, maxIDFileSize))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	group := file == "etc/group"
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Split(line, ":")
-		if len(fields) < 3 {
-			continue
-		}
-		id, ok := numericID(fields[2])
-		if !ok {
-			continue
-		}
-		e := idEntry{name: fields[0], id: id}
-		if group {
-			if len(fields) > 3 && fields[3] != "" {
-				e.members = strings.Split(fields[3], ",")
-			}
-		} else {
-			if len(fields) < 4 {
-				continue
-			}
-			gid, ok := numericID(fields[3])
-			if !ok {
-				continue
-			}
-			e.gid = gid
-			if len(fields) > 5 {
-				e.home = fields[5]
-			}
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading /%s: %w", file, err)
-	}
-	return out, nil
-}
-
-// resolveUser turns a USER value ("name", "uid", "name:group", …) into the
+// Resolve turns a USER value ("name", "uid", "name:group", …) into the
 // ids a process runs with, as BuildKit's executor does: "uid:gid" in
 // numbers (or "root") needs no /etc/passwd; a user's /etc/group
 // memberships become supplementary groups only when USER names no group;
 // and the primary group always leads the supplementary ones.
-func resolveUser(spec string, view source.FS) (Identity, error) {
+func Resolve(spec string, view source.FS) (Identity, error) {
 	if spec == "" {
 		spec = "0"
 	}
@@ -224,18 +132,14 @@ func resolveUser(spec string, view source.FS) (Identity, error) {
 	return id, nil
 }
 
-// findEntryByID finds the /etc/passwd entry of uid.
-func findEntryByID(view source.FS, uid uint32) (idEntry, bool, error) {
-	return findEntryBy(view, "etc/passwd", func(e idEntry) bool { return e.id == uid })
-}
-
-// workdirOwner resolves the owner of a directory WORKDIR creates, as
+// WorkdirOwner resolves the owner of a directory WORKDIR creates for the
+// USER value spec, as
 // BuildKit's mkdir resolves its user: "root" and numbers need no
 // /etc/passwd (a number is also the group), and a user or group name the
 // image does not know, or an image without the file, leaves the id at 0
 // (a group, at the user's group). Only a process started as a user needs
-// the name to exist (resolveUser).
-func workdirOwner(spec string, view source.FS) (Identity, error) {
+// the name to exist (Resolve).
+func WorkdirOwner(spec string, view source.FS) (Identity, error) {
 	userPart, groupPart, _ := strings.Cut(spec, ":")
 	var id Identity
 	if n, ok := ownerID(userPart); ok {
@@ -275,12 +179,8 @@ func ownerID(s string) (uint32, bool) {
 	return numericID(s)
 }
 
-// findEntry is lookupEntry where an unknown name or a missing file is not
-// an error.
-func findEntry(view source.FS, file, name string) (idEntry, bool, error) {
-	e, found, err := findEntryBy(view, file, func(e idEntry) bool { return e.name == name })
-	if errors.Is(err, fs.ErrNotExist) {
-		return idEntry{}, false, nil
-	}
-	return e, found, err
+// numericID parses a decimal user or group id.
+func numericID(s string) (uint32, bool) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	return uint32(n), err == nil
 }

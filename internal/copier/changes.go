@@ -1,4 +1,4 @@
-package executor
+package copier
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/ocibuilder/builder/pkg/layer"
 )
 
-// changes reports what the step wrote into the upper directory, in the
+// Changes reports what the step wrote into the upper directory, in the
 // order layer.Changes requires: depth first, names in byte order, a
 // directory before its children. Every entry the copier wrote is a change
 // even when its metadata equals the entry below: a copied file keeps its
@@ -20,8 +20,9 @@ import (
 // mtime would be dropped by a metadata diff. Directories that were only
 // copied up to reach a destination below them are left out while their
 // metadata is unchanged. The upper directory is walked through directory
-// descriptors, so a path is limited only by what the image allows.
-func (c *copier) changes() layer.Changes {
+// descriptors, so a path is limited only by what the image allows. It is
+// walked after Finish, and may be walked more than once.
+func (c *Copier) Changes() layer.Changes {
 	return func(ctx context.Context, fn layer.ChangeFunc) error {
 		root, err := fsutil.OpenDir(c.upperDir)
 		if err != nil {
@@ -34,7 +35,7 @@ func (c *copier) changes() layer.Changes {
 
 // walkChanges reports the entries of dir, the upper directory at rel, and
 // everything below them.
-func (c *copier) walkChanges(ctx context.Context, fn layer.ChangeFunc, dir *fsutil.Dir, rel string) error {
+func (c *Copier) walkChanges(ctx context.Context, fn layer.ChangeFunc, dir *fsutil.Dir, rel string) error {
 	names, err := dir.Names()
 	if err != nil {
 		return err

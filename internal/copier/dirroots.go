@@ -1,4 +1,4 @@
-package executor
+package copier
 
 import (
 	"io/fs"
