@@ -13,6 +13,21 @@
 // the same logical difference, so both snapshotters emit byte-identical
 // layers.
 //
+// # Snapshotters
+//
+// A [Snapshotter] is the seam between running a step and making its root
+// filesystem: [Snapshotter.Prepare] gives a [Snapshot] over a stack, whose
+// [Mounts] say what the sandbox mounts as its root (a directory, or overlay
+// lower, upper and work directories); after the step, [Snapshot.Commit]
+// hands the result over, [Snapshot.Changes] diffs it, and
+// [Snapshot.Release] removes what Prepare made. [NewOverlay] mounts the
+// stack under a fresh upper directory, which becomes the layer's directory
+// (a stack deeper than [MaxLowerDirs] has its bottom squashed once into a
+// shared chain directory); [NewCopy] materializes the stack into a
+// directory. [ProbeOverlay] tells whether overlayfs works here. What they
+// need of the build's state directory comes in a [Config] of plain
+// functions.
+//
 // # Change stream rules
 //
 // Both differs report paths in lexical order of their components: the walk

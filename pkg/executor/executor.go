@@ -13,6 +13,7 @@ import (
 	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/internal/cgroup"
 	"github.com/ocibuilder/builder/internal/platforms"
+	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/layer"
@@ -202,7 +203,7 @@ type builder struct {
 	hasher *source.FileHasher
 
 	snapOnce   sync.Once
-	snapKind   Snapshotter
+	snap       snapshot.Snapshotter
 	snapWhy    error // why overlayfs is not used, for the progress output
 	snapWarned atomic.Bool
 	snapErr    error

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,86 +14,9 @@ import (
 	dfparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/ocibuilder/builder/internal/imageuser"
 	"github.com/ocibuilder/builder/internal/snapshot"
-	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/parser"
 )
-
-// NetworkMode is the network RUN steps get.
-type NetworkMode string
-
-const (
-	// NetworkDefault is the host's network, as for docker build.
-	NetworkDefault NetworkMode = ""
-	// NetworkHost shares the host's network namespace.
-	NetworkHost NetworkMode = "host"
-	// NetworkNone gives each step a network namespace with only loopback.
-	NetworkNone NetworkMode = "none"
-)
-
-// ParseNetworkMode parses a --network value.
-func ParseNetworkMode(s string) (NetworkMode, error) {
-	switch s {
-	case "", "default", "host":
-		return NetworkHost, nil
-	case "none":
-		return NetworkNone, nil
-	}
-	return "", fmt.Errorf("network mode %q: want host or none", s)
-}
-
-// Snapshotter names how RUN steps get a writable root filesystem.
-type Snapshotter string
-
-const (
-	// SnapshotterAuto uses overlayfs where it can be mounted, else Copy.
-	SnapshotterAuto Snapshotter = ""
-	// SnapshotterOverlay mounts the stage's layers under a fresh upper
-	// directory; the step's layer is the upper directory's difference.
-	SnapshotterOverlay Snapshotter = "overlay"
-	// SnapshotterCopy copies the stage's filesystem into a directory and
-	// diffs it afterwards: slower, but needs no overlayfs. Both give the
-	// same layer bytes.
-	SnapshotterCopy Snapshotter = "copy"
-)
-
-// StepError is a RUN step whose command failed.
-type StepError struct {
-	Loc parser.Location
-	// Cmd is the command line as run.
-	Cmd []string
-	// ExitCode is the command's exit status; -1 when a signal killed it.
-	ExitCode int
-	Signal   syscall.Signal
-	// Tail holds the last lines of the command's output.
-	Tail []string
-	// OOMKilled is set when the kernel killed a process of the step
-	// because the step reached MemoryLimit (bytes).
-	OOMKilled   bool
-	MemoryLimit int64
-}
-
-// Error names the Dockerfile line, the command, how it ended and what it
-// printed last.
-func (e *StepError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: process %q did not complete successfully: ", e.Loc, strings.Join(e.Cmd, " "))
-	switch {
-	case e.OOMKilled:
-		fmt.Fprintf(&b, "killed: out of memory (limit %s)", units.FormatBytes(e.MemoryLimit))
-	case e.Signal != 0:
-		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
-	default:
-		fmt.Fprintf(&b, "exit code %d", e.ExitCode)
-	}
-	if len(e.Tail) > 0 {
-		b.WriteString("\nlast output:")
-		for _, l := range e.Tail {
-			b.WriteString("\n  " + l)
-		}
-	}
-	return b.String()
-}
 
 // runStep executes a RUN instruction in a sandbox, through the step
 // cache, and commits what it changed as a layer.
@@ -137,10 +59,10 @@ type runSpec struct {
 	network  NetworkMode
 }
 
-// execRun runs a RUN step in the sandbox and commits its layer.
+// execRun runs a RUN step in the sandbox, on a root filesystem from the
+// build's snapshotter, and commits its layer.
 func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step, rs runSpec, log io.Writer) (bool, error) {
-	args, devFiles, mounts, network := rs.args, rs.devFiles, rs.mounts, rs.network
-	if len(ss.dirs) > maxLowerDirs {
+	if len(ss.dirs) > snapshot.MaxLowerDirs {
 		// A deep stack is squashed into a directory named by diff IDs,
 		// and the layers' directories move when they are settled:
 		// both must happen before the stage's view is taken.
@@ -156,69 +78,85 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, fmt.Errorf("USER %s: %w", ss.cfg.Config.User, err)
 	}
+	snapper, err := b.snapshotter(log)
+	if err != nil {
+		return false, err
+	}
 	scratch, err := b.state.scratchDir("run-")
 	if err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(scratch)
-	snapKind, err := b.snapshotter()
+	spec, err := b.runSandboxSpec(ss, rs, user, filepath.Join(scratch, "sandbox"))
 	if err != nil {
 		return false, err
 	}
-	if b.snapWhy != nil && b.snapWarned.CompareAndSwap(false, true) {
-		fmt.Fprintf(log, "overlayfs is not usable here (%v); RUN steps copy the filesystem instead, which is slower\n", b.snapWhy)
+	snap, err := snapper.Prepare(ctx, lower, ss.cfg.RootFS.DiffIDs)
+	if err != nil {
+		return false, err
 	}
+	defer snap.Release()
+	spec.Rootfs = sandboxRootfs(snap.Mounts())
+	res, err := b.runSandbox(ctx, step, spec, log)
+	if err != nil {
+		return false, err
+	}
+	exclude, err := removeStubs(snap.Mounts().WriteDir(), res.Stubs)
+	if err != nil {
+		return false, err
+	}
+	out, err := snap.Commit()
+	if err != nil {
+		return false, err
+	}
+	if out.IsLayer {
+		return b.commitLayerAsync(ctx, ss, step.Loc, out.Dir, snap.Changes(exclude...))
+	}
+	return b.commitLayer(ctx, ss, out.Dir, snap.Changes(exclude...), false)
+}
+
+// runSandboxSpec is the sandbox spec of a RUN step but for its root
+// filesystem. stateDir, the sandbox's own directory, is created.
+func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user Identity, stateDir string) (sandbox.Spec, error) {
 	spec := sandbox.Spec{
-		Args:       args,
-		Env:        withEnv(runEnv(ss.env(), user.Home), mounts.env),
+		Args:       rs.args,
+		Env:        withEnv(runEnv(ss.env(), user.Home), rs.mounts.env),
 		Cwd:        ss.cfg.Config.WorkingDir,
 		UID:        user.UID,
 		GID:        user.GID,
 		Groups:     user.Groups,
 		Hosts:      []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
 		ResolvConf: b.resolvConf(),
-		StateDir:   filepath.Join(scratch, "sandbox"),
-		DevFiles:   devFiles,
-		Secrets:    mounts.secrets,
+		StateDir:   stateDir,
+		DevFiles:   rs.devFiles,
+		Secrets:    rs.mounts.secrets,
 	}
-	if network == NetworkNone {
+	if rs.network == NetworkNone {
 		spec.Network = sandbox.NetworkNone
 	}
-	if err := os.Mkdir(spec.StateDir, 0o700); err != nil {
-		return false, err
+	if err := os.Mkdir(stateDir, 0o700); err != nil {
+		return sandbox.Spec{}, fmt.Errorf("preparing the sandbox: %w", err)
 	}
-	root := filepath.Join(scratch, "upper")
-	if snapKind == SnapshotterOverlay {
-		lowers, err := b.lowerDirs(ctx, ss, scratch)
-		if err != nil {
-			return false, err
-		}
-		work := filepath.Join(scratch, "work")
-		for _, d := range []string{root, work} {
-			if err := os.Mkdir(d, 0o755); err != nil {
-				return false, err
-			}
-		}
-		spec.Rootfs.Overlay = &sandbox.Overlay{LowerDirs: lowers, UpperDir: root, WorkDir: work}
-	} else {
-		root = filepath.Join(scratch, "rootfs")
-		if err := snapshot.Materialize(ctx, lower, root); err != nil {
-			return false, fmt.Errorf("preparing the root filesystem: %w", err)
-		}
-		// Extracted layer directories are private (0700), and the copy
-		// takes its root's mode from them; an overlay's root is its
-		// fresh upper directory. Give the copy the same 0755 root, or
-		// a step run as another user cannot even enter /.
-		if err := os.Chmod(root, 0o755); err != nil {
-			return false, fmt.Errorf("preparing the root filesystem: %w", err)
-		}
-		spec.Rootfs.Dir = root
-	}
+	return spec, nil
+}
 
+// sandboxRootfs is the sandbox's form of a snapshot's mounts.
+func sandboxRootfs(m snapshot.Mounts) sandbox.Rootfs {
+	if m.Overlay == nil {
+		return sandbox.Rootfs{Dir: m.Dir}
+	}
+	o := m.Overlay
+	return sandbox.Rootfs{Overlay: &sandbox.Overlay{LowerDirs: o.LowerDirs, UpperDir: o.UpperDir, WorkDir: o.WorkDir}}
+}
+
+// runSandbox runs spec in a cgroup of its own, if the build limits steps,
+// with the command's output going to log. A command that fails is a
+// *StepError.
+func (b *builder) runSandbox(ctx context.Context, step *parser.Step, spec sandbox.Spec, log io.Writer) (sandbox.Result, error) {
 	tail := newTailWriter(log, 20)
 	group, err := b.stepCgroup(log)
 	if err != nil {
-		return false, err
+		return sandbox.Result{}, err
 	}
 	if group != nil {
 		spec.Cgroup = group
@@ -229,36 +167,18 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return res, ctx.Err()
 		}
-		return false, fmt.Errorf("running %q: %w", strings.Join(args, " "), err)
+		return res, fmt.Errorf("running %q: %w", strings.Join(spec.Args, " "), err)
 	}
 	if res.ExitCode != 0 {
-		se := &StepError{Loc: step.Loc, Cmd: args, ExitCode: res.ExitCode, Signal: res.Signal, Tail: tail.lines()}
+		se := &StepError{Loc: step.Loc, Cmd: spec.Args, ExitCode: res.ExitCode, Signal: res.Signal, Tail: tail.lines()}
 		if res.OOMKilled && group != nil {
 			se.OOMKilled, se.MemoryLimit = true, group.Limits().Memory
 		}
-		return false, se
+		return res, se
 	}
-	exclude, err := removeStubs(root, res.Stubs)
-	if err != nil {
-		return false, err
-	}
-	if snapKind == SnapshotterOverlay {
-		// The upper directory leaves the step's scratch space, which
-		// is removed on return, to become a lower directory of the
-		// next steps while its layer is still being compressed.
-		keep, err := b.state.scratchDir("layer-")
-		if err != nil {
-			return false, err
-		}
-		dir := filepath.Join(keep, "upper")
-		if err := os.Rename(root, dir); err != nil {
-			return false, fmt.Errorf("keeping the step's changes: %w", err)
-		}
-		return b.commitLayerAsync(ctx, ss, step.Loc, dir, snapshot.Changes(dir, lower, exclude...))
-	}
-	return b.commitLayer(ctx, ss, root, snapshot.DirChanges(root, lower, exclude...), false)
+	return res, nil
 }
 
 // runArgs builds the argv of a RUN step: exec form as is, shell form
@@ -365,60 +285,6 @@ func removeStubs(root string, stubs []string) ([]string, error) {
 		}
 	}
 	return keep, nil
-}
-
-// tailWriter passes output on and keeps its last lines for error reports.
-type tailWriter struct {
-	w       io.Writer
-	max     int
-	partial []byte
-	tail    []string
-}
-
-func newTailWriter(w io.Writer, max int) *tailWriter { return &tailWriter{w: w, max: max} }
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	if t.w != nil {
-		t.w.Write(p)
-	}
-	t.partial = append(t.partial, p...)
-	for {
-		// bytes, not a string conversion: that would copy the rest
-		// of the buffer once per line.
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			break
-		}
-		t.add(string(t.partial[:i]))
-		t.partial = t.partial[i+1:]
-	}
-	if len(t.partial) > 4096 {
-		t.add(string(t.partial))
-		t.partial = nil
-	}
-	return len(p), nil
-}
-
-func (t *tailWriter) add(line string) {
-	const maxLine = 512
-	if len(line) > maxLine {
-		line = line[:maxLine] + "…"
-	}
-	t.tail = append(t.tail, line)
-	if len(t.tail) > t.max {
-		t.tail = t.tail[len(t.tail)-t.max:]
-	}
-}
-
-func (t *tailWriter) lines() []string {
-	out := append([]string{}, t.tail...)
-	if len(t.partial) > 0 {
-		out = append(out, string(t.partial))
-	}
-	if len(out) > t.max {
-		out = out[len(out)-t.max:]
-	}
-	return out
 }
 
 // sandboxReady reports whether RUN steps can run here.

@@ -10,28 +10,6 @@ import (
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 )
 
-// SecretMissingError is a RUN --mount=type=secret,required=true whose
-// secret the build was not given (Options.Secrets).
-type SecretMissingError struct {
-	ID string
-}
-
-// Error names the secret and how to provide it.
-func (e *SecretMissingError) Error() string {
-	return fmt.Sprintf("secret %q is required but was not provided (use --secret id=%s,src=FILE)", e.ID, e.ID)
-}
-
-// MountNotSupportedError is a RUN --mount of a type the builder does not
-// implement.
-type MountNotSupportedError struct {
-	Type string
-}
-
-// Error names the mount type.
-func (e *MountNotSupportedError) Error() string {
-	return fmt.Sprintf("RUN --mount=type=%s is not supported (only type=secret is)", e.Type)
-}
-
 // stepMounts is what a RUN step's --mount flags add to its sandbox.
 type stepMounts struct {
 	secrets []sandbox.SecretFile
