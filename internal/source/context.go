@@ -118,32 +118,20 @@ func openIgnoreFile(dir, name string) (*os.File, error) {
 	}
 	defer d.close()
 	rel, err := resolve(name, true, d.link, false)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+	if errors.Is(err, syscall.ELOOP) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if rel == "" {
-		return nil, nil
+	if err != nil || rel == "" {
+		return nil, nilIfMissing(err)
 	}
 	// Lstat first: opening a FIFO would block.
 	fi, err := d.lstat(rel)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, nilIfMissing(err)
 	}
 	f, err := d.open(rel)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, nil
-	}
 	if err != nil {
-		return nil, err
+		return nil, nilIfMissing(err)
 	}
 	// The entry may have changed since the Lstat.
 	if fi, err = f.Stat(); err != nil {
@@ -155,6 +143,15 @@ func openIgnoreFile(dir, name string) (*os.File, error) {
 		return nil, nil
 	}
 	return f, nil
+}
+
+// nilIfMissing is err, or nil when err says a path leads to nothing: an
+// ignore file that is not there is no error.
+func nilIfMissing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	return err
 }
 
 // Root returns the absolute context directory.
