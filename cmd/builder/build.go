@@ -2,23 +2,17 @@ package main
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/ocibuilder/builder/internal/cgroup"
-	"github.com/ocibuilder/builder/internal/units"
 	"github.com/ocibuilder/builder/pkg/executor"
-	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
 	"github.com/ocibuilder/builder/pkg/oci/images"
 	"github.com/ocibuilder/builder/pkg/oci/remote"
 	"github.com/ocibuilder/builder/pkg/parser"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -105,126 +99,15 @@ in the state directory under its -t names (see builder images).`,
 	return cmd
 }
 
-// defaultRoot is /var/lib/builder for root, else under $XDG_DATA_HOME.
-func defaultRoot() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/builder"
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "builder")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "builder")
-	}
-	return filepath.Join(os.TempDir(), "builder")
-}
-
+// runBuild reads the build's inputs, builds the image and writes it where
+// the flags say.
 func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlags) error {
 	ctx := cmd.Context()
-	outs, err := parseOutputs(f.outputs)
+	in, err := readBuildInputs(cmd.InOrStdin(), contextDir, f)
 	if err != nil {
 		return err
 	}
-	if f.push {
-		outs = append(outs, output{typ: "registry"})
-	}
-	for _, o := range outs {
-		if o.typ == "registry" && len(f.tags) == 0 {
-			return errors.New("pushing needs at least one -t name")
-		}
-	}
-	buildArgs, err := parseKeyValues("--build-arg", f.buildArgs, true)
-	if err != nil {
-		return err
-	}
-	labels, err := parseKeyValues("--label", f.labels, false)
-	if err != nil {
-		return err
-	}
-	named, err := parseKeyValues("--build-context", f.buildContexts, false)
-	if err != nil {
-		return err
-	}
-	for _, tag := range f.tags {
-		if _, err := oci.ParseImageName(tag); err != nil {
-			return fmt.Errorf("-t %s: %w", tag, err)
-		}
-	}
-	compression, err := layer.ParseCompression(f.compression)
-	if err != nil {
-		return err
-	}
-	if f.jobs < 0 {
-		return fmt.Errorf("--jobs %d: want 0 (the number of CPUs) or more", f.jobs)
-	}
-	switch f.progress {
-	case "auto", "tty", "plain", "json":
-	default:
-		return fmt.Errorf("--progress %q: want auto, tty, plain or json", f.progress)
-	}
-	network, err := executor.ParseNetworkMode(f.network)
-	if err != nil {
-		return fmt.Errorf("--network: %w", err)
-	}
-	snap := executor.Snapshotter(f.snapshotter)
-	switch snap {
-	case "auto":
-		snap = executor.SnapshotterAuto
-	case executor.SnapshotterOverlay, executor.SnapshotterCopy:
-	default:
-		return fmt.Errorf("--snapshotter %q: want auto, overlay or copy", f.snapshotter)
-	}
-	limits, err := parseLimits(f)
-	if err != nil {
-		return err
-	}
-	maxArchive, err := parseSizeLimit("--max-archive-size", f.maxArchive)
-	if err != nil {
-		return err
-	}
-	maxLayer, err := parseSizeLimit("--max-layer-size", f.maxLayer)
-	if err != nil {
-		return err
-	}
-	secrets, err := readSecrets(f.secrets, os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	dockerfile, data, err := readDockerfile(cmd.InOrStdin(), contextDir, f.file)
-	if err != nil {
-		return err
-	}
-	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
-	eo := executor.Options{
-		Context:        contextDir,
-		NamedContexts:  named,
-		Labels:         labels,
-		Compression:    layer.EncodeOptions{Compression: compression, Level: f.level},
-		NoCache:        f.noCache,
-		NoCacheFilter:  f.noCacheFilter,
-		Jobs:           f.jobs,
-		Network:        network,
-		Snapshotter:    snap,
-		Limits:         limits,
-		Secrets:        secrets,
-		MaxArchiveSize: maxArchive,
-		MaxLayerSize:   maxLayer,
-	}
-	if f.platform != "" {
-		p, err := executor.ParsePlatform(f.platform)
-		if err != nil {
-			return fmt.Errorf("--platform: %w", err)
-		}
-		po.TargetPlatform, eo.Platform = p, p
-	}
-	if eo.SourceDateEpoch, err = sourceDateEpoch(buildArgs); err != nil {
-		return err
-	}
-	if eo.Ignore, err = executor.ReadIgnoreFile(contextDir, dockerfile); err != nil {
-		return err
-	}
-
-	graph, err := parser.Parse(bytes.NewReader(data), po)
+	graph, err := parser.Parse(bytes.NewReader(in.dockerfile), in.parse)
 	if err != nil {
 		return err
 	}
@@ -233,150 +116,109 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 		return err
 	}
 	defer st.close()
-	eo.State = st.dir
-	eo.Resolver = &images.Resolver{Index: st.index, Store: st.store, Remote: st.remote, Pull: f.pull}
-	prog := newProgress(ctx, cmd.ErrOrStderr(), f.progress, f.quiet)
-	defer prog.close()
-	for _, w := range graph.Warnings {
-		prog.warn(w.String())
-	}
-	eo.Progress = prog
-	img, err := executor.Build(ctx, graph, eo)
+	r := &buildRun{f: f, in: in, st: st, stdout: cmd.OutOrStdout()}
+	r.prog = newProgress(ctx, cmd.ErrOrStderr(), f.progress, f.quiet)
+	defer r.prog.close()
+	img, err := r.build(ctx, graph)
 	if err != nil {
-		return &unfinishedError{steps: prog.unfinishedSteps(), err: err}
-	}
-	for _, a := range graph.UnconsumedBuildArgs() {
-		if a == "SOURCE_DATE_EPOCH" {
-			continue
-		}
-		prog.warn(fmt.Sprintf("build arg %s was not consumed", a))
+		return err
 	}
 	desc, _, err := img.Manifest(ctx)
 	if err != nil {
 		return err
 	}
-	wo := oci.WriteOptions{RefNames: f.tags, MaxLayerSize: maxLayer, Warn: prog.warn}
-	for _, o := range outs {
-		start := time.Now()
-		if o.typ == "registry" {
-			for _, tag := range f.tags {
-				pushed, err := remote.Push(ctx, img, tag, st.remote)
-				if err != nil {
-					return fmt.Errorf("pushing %s: %w", tag, err)
-				}
-				prog.info(fmt.Sprintf("pushed %s@%s", tag, pushed.Digest))
-			}
-			continue
-		}
-		if err := o.write(ctx, img, wo, cmd.OutOrStdout()); err != nil {
-			return fmt.Errorf("writing output %s: %w", o, err)
-		}
-		prog.info(fmt.Sprintf("exported %s in %.1fs", o, time.Since(start).Seconds()))
+	if err := r.export(ctx, img, desc); err != nil {
+		return err
 	}
-	if len(outs) == 0 {
-		if len(f.tags) == 0 {
-			prog.warn("no output (-o) and no name (-t): the image is stored, unnamed, until the next prune")
-		}
-		for _, tag := range f.tags {
-			if err := st.index.Tag(ctx, tag, desc); err != nil {
-				return err
-			}
-			prog.info("naming to " + tag)
-		}
-	}
-	prog.close()
+	r.prog.close()
 	if f.quiet {
-		fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
+		fmt.Fprintln(r.stdout, desc.Digest)
 	} else {
-		prog.info(fmt.Sprintf("image manifest %s", desc.Digest))
+		r.prog.info(fmt.Sprintf("image manifest %s", desc.Digest))
 	}
 	return nil
 }
 
-// defaultPidsLimit bounds the processes of a RUN step unless --pids-limit
-// says otherwise, so that a fork bomb fails its step, not the machine.
-const defaultPidsLimit = 4096
-
-// parseLimits reads --memory, --cpus and --pids-limit.
-func parseLimits(f buildFlags) (executor.Limits, error) {
-	var l executor.Limits
-	var err error
-	if f.memory != "" {
-		if l.Memory, err = units.ParseBytes(f.memory); err != nil {
-			return l, fmt.Errorf("--memory: %w", err)
-		}
-	}
-	if f.cpus != "" {
-		if l.CPUs, err = cgroup.ParseCPUs(f.cpus); err != nil {
-			return l, fmt.Errorf("--cpus: %w", err)
-		}
-	}
-	if f.pidsLimit < -1 {
-		return l, fmt.Errorf("--pids-limit %d: want a positive number, or 0 or -1 for no limit", f.pidsLimit)
-	}
-	l.Pids = f.pidsLimit
-	if err := l.Validate(); err != nil {
-		return l, err
-	}
-	return l, nil
+// buildRun is one `builder build` once its inputs are read and the state
+// directory is open: what it builds, where it reports and where the image
+// goes.
+type buildRun struct {
+	f      buildFlags
+	in     *buildInputs
+	st     *state
+	prog   *progress
+	stdout io.Writer
 }
 
-// readDockerfile returns the Dockerfile's name (for messages and its
-// .dockerignore) and content.
-func readDockerfile(stdin io.Reader, contextDir, file string) (string, []byte, error) {
-	if file == "-" {
-		data, err := io.ReadAll(io.LimitReader(stdin, 64<<20))
-		return "Dockerfile", data, err
+// build runs the executor on graph with the state directory's store, image
+// index and registries, reporting to the progress display.
+func (r *buildRun) build(ctx context.Context, graph *parser.Graph) (*oci.Image, error) {
+	eo := r.in.exec
+	eo.State = r.st.dir
+	eo.Resolver = &images.Resolver{Index: r.st.index, Store: r.st.store, Remote: r.st.remote, Pull: r.f.pull}
+	eo.Progress = r.prog
+	for _, w := range graph.Warnings {
+		r.prog.warn(w.String())
 	}
-	if file == "" {
-		file = filepath.Join(contextDir, "Dockerfile")
-	}
-	data, err := os.ReadFile(file)
+	img, err := executor.Build(ctx, graph, eo)
 	if err != nil {
-		return "", nil, fmt.Errorf("reading Dockerfile: %w", err)
+		return nil, &unfinishedError{steps: r.prog.unfinishedSteps(), err: err}
 	}
-	return file, data, nil
+	for _, a := range graph.UnconsumedBuildArgs() {
+		if a == "SOURCE_DATE_EPOCH" {
+			continue
+		}
+		r.prog.warn(fmt.Sprintf("build arg %s was not consumed", a))
+	}
+	return img, nil
 }
 
-// parseKeyValues parses repeated KEY=VALUE flags. With fromEnv, a bare KEY
-// takes its value from the environment (and is skipped if unset), as
-// docker does for --build-arg.
-func parseKeyValues(flag string, vals []string, fromEnv bool) (map[string]string, error) {
-	out := map[string]string{}
-	for _, v := range vals {
-		k, val, ok := strings.Cut(v, "=")
-		if k == "" {
-			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, v)
-		}
-		if !ok {
-			if !fromEnv {
-				return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, v)
+// export writes img, whose manifest is desc, to every -o destination; with
+// none, the image stays in the state directory under its -t names.
+func (r *buildRun) export(ctx context.Context, img *oci.Image, desc ocispec.Descriptor) error {
+	wo := oci.WriteOptions{RefNames: r.f.tags, MaxLayerSize: r.in.exec.MaxLayerSize, Warn: r.prog.warn}
+	for _, o := range r.in.outs {
+		if o.typ == "registry" {
+			if err := r.push(ctx, img); err != nil {
+				return err
 			}
-			env, set := os.LookupEnv(k)
-			if !set {
-				continue
-			}
-			val = env
+			continue
 		}
-		out[k] = val
+		start := time.Now()
+		if err := o.write(ctx, img, wo, r.stdout); err != nil {
+			return fmt.Errorf("writing output %s: %w", o, err)
+		}
+		r.prog.info(fmt.Sprintf("exported %s in %.1fs", o, time.Since(start).Seconds()))
 	}
-	return out, nil
+	if len(r.in.outs) == 0 {
+		return r.name(ctx, desc)
+	}
+	return nil
 }
 
-// sourceDateEpoch reads SOURCE_DATE_EPOCH from the build args, else the
-// environment, as BuildKit does.
-func sourceDateEpoch(buildArgs map[string]string) (*time.Time, error) {
-	v, ok := buildArgs["SOURCE_DATE_EPOCH"]
-	if !ok {
-		v, ok = os.LookupEnv("SOURCE_DATE_EPOCH")
+// push sends img to the registry of every -t name.
+func (r *buildRun) push(ctx context.Context, img *oci.Image) error {
+	for _, tag := range r.f.tags {
+		pushed, err := remote.Push(ctx, img, tag, r.st.remote)
+		if err != nil {
+			return fmt.Errorf("pushing %s: %w", tag, err)
+		}
+		r.prog.info(fmt.Sprintf("pushed %s@%s", tag, pushed.Digest))
 	}
-	if !ok || v == "" {
-		return nil, nil
+	return nil
+}
+
+// name gives the image manifest desc every -t name in the state
+// directory's image index.
+func (r *buildRun) name(ctx context.Context, desc ocispec.Descriptor) error {
+	if len(r.f.tags) == 0 {
+		r.prog.warn("no output (-o) and no name (-t): the image is stored, unnamed, until the next prune")
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return nil, errors.New("SOURCE_DATE_EPOCH: want a non-negative number of seconds")
+	for _, tag := range r.f.tags {
+		if err := r.st.index.Tag(ctx, tag, desc); err != nil {
+			return err
+		}
+		r.prog.info("naming to " + tag)
 	}
-	t := time.Unix(n, 0).UTC()
-	return &t, nil
+	return nil
 }

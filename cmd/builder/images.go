@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -14,40 +12,6 @@ import (
 	"github.com/ocibuilder/builder/pkg/statedir"
 	"github.com/spf13/cobra"
 )
-
-// state is the CLI's handle on the state directory: opened once per
-// command and handed to the build, the image index and the outputs.
-type state struct {
-	dir    *statedir.State
-	store  *oci.Store
-	index  *images.Index
-	remote remote.Options
-}
-
-// openState opens --root shared, so that a prune cannot remove what this
-// command is using, with its store and image index.
-func openState(ctx context.Context, g *globalFlags) (*state, error) {
-	dir, err := statedir.Open(ctx, g.root, statedir.Shared)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := images.Open(dir)
-	if err != nil {
-		return nil, errors.Join(err, dir.Close())
-	}
-	return &state{dir: dir, store: dir.Store(), index: idx, remote: remote.Options{Insecure: g.insecure}}, nil
-}
-
-func (s *state) close() error { return s.dir.Close() }
-
-// image loads a stored image by name, digest or ID prefix.
-func (s *state) image(ctx context.Context, ref string) (*oci.Image, error) {
-	desc, err := s.index.Lookup(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	return images.Load(ctx, s.store, desc)
-}
 
 func newImagesCommand(g *globalFlags) *cobra.Command {
 	var quiet bool
@@ -99,22 +63,15 @@ func newPushCommand(g *globalFlags) *cobra.Command {
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openState(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.close()
-			img, err := st.image(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			dest := args[len(args)-1]
-			desc, err := remote.Push(ctx, img, dest, st.remote)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s@%s\n", dest, desc.Digest)
-			return nil
+			return withImage(ctx, g, args[0], func(st *state, img *oci.Image) error {
+				dest := args[len(args)-1]
+				desc, err := remote.Push(ctx, img, dest, st.remote)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "pushed %s@%s\n", dest, desc.Digest)
+				return nil
+			})
 		},
 	}
 }
@@ -130,30 +87,23 @@ func newSaveCommand(g *globalFlags) *cobra.Command {
 			if out == "" {
 				return fmt.Errorf("save needs -o FILE (or -o - for standard output)")
 			}
-			st, err := openState(ctx, g)
-			if err != nil {
-				return err
-			}
-			defer st.close()
-			img, err := st.image(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			wo := oci.WriteOptions{}
-			if n, err := oci.ParseImageName(args[0]); err == nil && n.Tag != "" {
-				wo.RefNames = []string{args[0]}
-			}
-			switch {
-			case format == "oci" && out == "-":
-				return oci.WriteLayoutTar(ctx, img, cmd.OutOrStdout(), wo)
-			case format == "oci":
-				return oci.WriteLayoutTarFile(ctx, img, out, wo)
-			case format == "docker" && out == "-":
-				return oci.WriteDockerArchive(ctx, img, cmd.OutOrStdout(), wo)
-			case format == "docker":
-				return oci.WriteDockerArchiveFile(ctx, img, out, wo)
-			}
-			return fmt.Errorf("--format %q: want oci or docker", format)
+			return withImage(ctx, g, args[0], func(_ *state, img *oci.Image) error {
+				wo := oci.WriteOptions{}
+				if n, err := oci.ParseImageName(args[0]); err == nil && n.Tag != "" {
+					wo.RefNames = []string{args[0]}
+				}
+				switch {
+				case format == "oci" && out == "-":
+					return oci.WriteLayoutTar(ctx, img, cmd.OutOrStdout(), wo)
+				case format == "oci":
+					return oci.WriteLayoutTarFile(ctx, img, out, wo)
+				case format == "docker" && out == "-":
+					return oci.WriteDockerArchive(ctx, img, cmd.OutOrStdout(), wo)
+				case format == "docker":
+					return oci.WriteDockerArchiveFile(ctx, img, out, wo)
+				}
+				return fmt.Errorf("--format %q: want oci or docker", format)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "archive to write")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/spf13/cobra"
@@ -54,6 +55,20 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newBuildCommand(g), newImagesCommand(g), newPushCommand(g), newSaveCommand(g),
 		newRmiCommand(g), newPruneCommand(g), newVersionCommand())
 	return root
+}
+
+// defaultRoot is /var/lib/builder for root, else under $XDG_DATA_HOME.
+func defaultRoot() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/builder"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "builder")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "builder")
+	}
+	return filepath.Join(os.TempDir(), "builder")
 }
 
 // globalFlags are the flags every command takes.

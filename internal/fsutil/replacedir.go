@@ -67,6 +67,16 @@ func ReplaceDir(ctx context.Context, dst string, fill func(tmpDir string) error)
 			err = errors.Join(err, relErr)
 		}
 	}()
+	if err := fillTemp(ctx, tmp, dst, fill); err != nil {
+		return err
+	}
+	swapped, err = putInPlace(tmp, dst, parent, base, existing)
+	return err
+}
+
+// fillTemp creates the temporary directory tmp for dst, has fill fill it
+// and syncs it.
+func fillTemp(ctx context.Context, tmp, dst string, fill func(tmpDir string) error) error {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("creating temporary directory for %s: %w", dst, err)
 	}
@@ -81,29 +91,29 @@ func ReplaceDir(ctx context.Context, dst string, fill func(tmpDir string) error)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("replacing directory %s: %w", dst, err)
 	}
-	if err := SyncDir(tmp); err != nil {
-		return err
-	}
+	return SyncDir(tmp)
+}
 
+// putInPlace moves the filled directory tmp to dst, in place of the
+// directory there if existing, and removes the previous content. swapped
+// reports whether tmp has taken dst's place, whatever else failed.
+func putInPlace(tmp, dst, parent, base string, existing bool) (swapped bool, err error) {
 	if !existing {
 		if err := os.Rename(tmp, dst); err != nil {
-			return fmt.Errorf("renaming %s into place: %w", dst, err)
+			return false, fmt.Errorf("renaming %s into place: %w", dst, err)
 		}
-		swapped = true
-		return SyncDir(parent)
+		return true, SyncDir(parent)
 	}
-
 	old, release, err := swapIn(tmp, dst, parent, base)
 	if err != nil {
-		return err
+		return false, err
 	}
-	swapped = true
 	syncErr := SyncDir(parent)
 	rmErr := os.RemoveAll(old)
 	if rmErr != nil {
 		rmErr = fmt.Errorf("removing previous content of %s at %s: %w", dst, old, rmErr)
 	}
-	return errors.Join(syncErr, rmErr, release())
+	return true, errors.Join(syncErr, rmErr, release())
 }
 
 // tempSiblingSuffix separates a temporary sibling's destination name from

@@ -165,10 +165,12 @@ type SkopeoError struct {
 	Err    error
 }
 
+// Error gives skopeo's arguments, how it failed and its standard error.
 func (e *SkopeoError) Error() string {
 	return "running skopeo " + strings.Join(e.Args, " ") + ": " + e.Err.Error() + "\n" + e.Stderr
 }
 
+// Unwrap returns how the run failed.
 func (e *SkopeoError) Unwrap() error { return e.Err }
 
 // tagOf returns the tag of "repo:tag", or "latest" when repoTag has none

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/ocibuilder/builder/internal/fsutil"
 )
 
 // meta is everything a tar header is built from: an Lstat result of a file
@@ -41,7 +43,7 @@ func tarHeader(m meta, o TarOptions) (*tar.Header, error) {
 	}
 	h := &tar.Header{
 		Name:    name,
-		Mode:    modeBits(m.mode),
+		Mode:    int64(fsutil.UnixMode(m.mode)),
 		Uid:     m.uid,
 		Gid:     m.gid,
 		ModTime: headerTime(m.mtime, o.SourceDateEpoch),
@@ -83,22 +85,6 @@ func tarHeader(m meta, o TarOptions) (*tar.Header, error) {
 // paxXattrPrefix is the PAX record prefix GNU tar, bsdtar and Go's
 // archive/tar use for extended attributes.
 const paxXattrPrefix = "SCHILY.xattr."
-
-// modeBits maps a Go file mode to tar's Unix mode: permissions plus setuid,
-// setgid and sticky, without file type bits (the type flag carries those).
-func modeBits(m fs.FileMode) int64 {
-	bits := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return bits
-}
 
 // headerTime drops sub-second precision (which would otherwise add PAX
 // mtime records and make layers differ between filesystems) and clamps to

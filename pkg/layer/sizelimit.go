@@ -14,6 +14,7 @@ type SizeLimitError struct {
 	Limit int64
 }
 
+// Error names the limit that was exceeded.
 func (e *SizeLimitError) Error() string {
 	return fmt.Sprintf("uncompressed size exceeds the limit of %s", units.FormatBytes(e.Limit))
 }

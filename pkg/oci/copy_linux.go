@@ -2,7 +2,7 @@ package oci
 
 import "golang.org/x/sys/unix"
 
-// The Linux calls that copy blobs out of the store (layout_dir.go);
+// The Linux calls that copy blobs out of the store (export_copy.go);
 // copy_other.go has their stand-ins.
 
 // fileClone makes dst share src's blocks (FICLONE: XFS, btrfs).

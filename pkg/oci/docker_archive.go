@@ -13,43 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"github.com/ocibuilder/builder/internal/fsutil"
 )
-
-// WriteDockerArchive writes img to w as the tar that `docker save` writes
-// (Docker 25 and later) and that `docker load`, `podman load` and
-// "docker-archive:" readers accept: manifest.json and repositories name
-// the config and layers, each layer is an uncompressed tar at
-// blobs/sha256/<diffID>, and oci-layout and index.json make the same tar
-// an OCI image layout whose manifest lists those uncompressed layers.
-//
-// o.RefNames become the image's tags, written as docker writes them
-// ("docker.io/library/app:1" as "app:1"); names without a tag are left
-// out, since the format only records tags. Layers are decompressed from
-// the store as they are written and checked against the config's diff
-// IDs (reading each layer twice: once to learn its size, which the tar
-// header needs first, once to write it). The stream is reproducible:
-// entries in a fixed order, owner 0:0, and the config's creation time
-// (or the Unix epoch) as mtime. w is not closed.
-func WriteDockerArchive(ctx context.Context, img *Image, w io.Writer, o WriteOptions) error {
-	plan, err := planDockerArchive(ctx, img, o)
-	if err != nil {
-		return fmt.Errorf("writing docker archive: %w", err)
-	}
-	if err := writeDockerArchive(ctx, img.Store, plan, w, archiveTime(img)); err != nil {
-		return fmt.Errorf("writing docker archive: %w", err)
-	}
-	return nil
-}
-
-// WriteDockerArchiveFile writes the docker archive of img to path
-// atomically: the file appears complete or not at all.
-func WriteDockerArchiveFile(ctx context.Context, img *Image, path string, o WriteOptions) error {
-	return fsutil.WriteFileAtomic(path, 0o644, func(w io.Writer) error {
-		return WriteDockerArchive(ctx, img, w, o)
-	})
-}
 
 // dockerManifestItem is one entry of a docker archive's manifest.json.
 type dockerManifestItem struct {
@@ -81,11 +45,8 @@ type dockerArchivePlan struct {
 	files []namedFile   // top-level files, sorted by name
 }
 
-type namedFile struct {
-	name string
-	data []byte
-}
-
+// planDockerArchive reads what the docker archive of img holds and
+// encodes its documents.
 func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*dockerArchivePlan, error) {
 	_, _, config, err := img.storeManifest(ctx)
 	if err != nil {
@@ -99,15 +60,34 @@ func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*docker
 	if err != nil {
 		return nil, err
 	}
-
-	ociLayers := make([]ocispec.Descriptor, len(img.Layers))
-	paths := make([]string, len(img.Layers))
-	for i, diffID := range img.Config.RootFS.DiffIDs {
-		l := layers[diffID]
-		ociLayers[i] = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: l.size}
-		paths[i] = blobPath(diffID)
-	}
 	config = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: config.Digest, Size: config.Size}
+	manifest, manifestDesc, err := uncompressedManifest(img, config, layers)
+	if err != nil {
+		return nil, err
+	}
+	files, err := dockerArchiveFiles(img, tags, config, manifestDesc)
+	if err != nil {
+		return nil, err
+	}
+	blobs := []archiveBlob{{digest: manifestDesc.Digest, data: manifest}, {digest: config.Digest, stored: &config}}
+	for _, d := range slices.Sorted(maps.Keys(layers)) {
+		if d == config.Digest || d == manifestDesc.Digest {
+			continue // content hashing to that digest is those very bytes, already listed
+		}
+		blobs = append(blobs, archiveBlob{digest: d, layer: layers[d]})
+	}
+	slices.SortFunc(blobs, func(a, b archiveBlob) int { return strings.Compare(a.digest.String(), b.digest.String()) })
+	return &dockerArchivePlan{blobs: blobs, files: files}, nil
+}
+
+// uncompressedManifest encodes the OCI manifest of img whose layers are
+// the uncompressed ones the archive holds, and returns it with its
+// descriptor.
+func uncompressedManifest(img *Image, config ocispec.Descriptor, layers map[digest.Digest]*archiveLayer) ([]byte, ocispec.Descriptor, error) {
+	ociLayers := make([]ocispec.Descriptor, len(img.Layers))
+	for i, diffID := range img.Config.RootFS.DiffIDs {
+		ociLayers[i] = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: diffID, Size: layers[diffID].size}
+	}
 	manifest, err := json.Marshal(ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
@@ -115,23 +95,34 @@ func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*docker
 		Layers:    ociLayers,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encoding image manifest: %w", err)
+		return nil, ocispec.Descriptor{}, fmt.Errorf("encoding image manifest: %w", err)
 	}
-	manifestDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
 	platform := img.Platform()
-	manifestDesc.Platform = &platform
+	desc.Platform = &platform
+	return manifest, desc, nil
+}
 
+// dockerArchiveFiles encodes the top-level files of the archive: docker's
+// manifest.json and repositories, and the OCI layout's index.json and
+// oci-layout, naming the manifest manifestDesc by tags.
+func dockerArchiveFiles(img *Image, tags []ImageName, config, manifestDesc ocispec.Descriptor) ([]namedFile, error) {
+	diffIDs := img.Config.RootFS.DiffIDs
+	paths := make([]string, len(img.Layers))
+	for i, diffID := range diffIDs {
+		paths[i] = blobPath(diffID)
+	}
 	repoTags := make([]string, 0, len(tags))
 	repositories := map[string]map[string]string{}
 	var entries []ocispec.Descriptor
 	for _, n := range tags {
 		familiar := familiarName(n)
 		repoTags = append(repoTags, familiar+":"+n.Tag)
-		if k := len(img.Config.RootFS.DiffIDs); k > 0 {
+		if k := len(diffIDs); k > 0 {
 			if repositories[familiar] == nil {
 				repositories[familiar] = map[string]string{}
 			}
-			repositories[familiar][n.Tag] = img.Config.RootFS.DiffIDs[k-1].Encoded()
+			repositories[familiar][n.Tag] = diffIDs[k-1].Encoded()
 		}
 		e := manifestDesc
 		e.Annotations = map[string]string{AnnotationImageName: n.String(), AnnotationRefName: n.Tag}
@@ -162,16 +153,7 @@ func planDockerArchive(ctx context.Context, img *Image, o WriteOptions) (*docker
 		}
 		files = append(files, namedFile{"repositories", append(repos, '\n')})
 	}
-
-	blobs := []archiveBlob{{digest: manifestDesc.Digest, data: manifest}, {digest: config.Digest, stored: &config}}
-	for _, d := range slices.Sorted(maps.Keys(layers)) {
-		if d == config.Digest || d == manifestDesc.Digest {
-			continue // content hashing to that digest is those very bytes, already listed
-		}
-		blobs = append(blobs, archiveBlob{digest: d, layer: layers[d]})
-	}
-	slices.SortFunc(blobs, func(a, b archiveBlob) int { return strings.Compare(a.digest.String(), b.digest.String()) })
-	return &dockerArchivePlan{blobs: blobs, files: files}, nil
+	return files, nil
 }
 
 // measureLayers decompresses each distinct layer once to learn its

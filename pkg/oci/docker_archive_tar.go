@@ -7,76 +7,55 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// archiveTime is the mtime of every archive entry.
-func archiveTime(img *Image) time.Time {
-	if c := img.Config.Created; c != nil && c.Unix() > 0 {
-		return c.UTC().Truncate(time.Second)
-	}
-	return time.Unix(0, 0).UTC()
-}
-
 // writeDockerArchive writes blobs/, blobs/sha256/ and the blobs by
-// digest, then the top-level files by name: the order docker save uses.
-func writeDockerArchive(ctx context.Context, s *Store, plan *dockerArchivePlan, w io.Writer, mtime time.Time) error {
-	tw := tar.NewWriter(w)
-	hdr := func(name string, typ byte, mode, size int64) *tar.Header {
-		return &tar.Header{Typeflag: typ, Name: name, Mode: mode, Size: size, ModTime: mtime, Format: tar.FormatPAX}
-	}
-	for _, d := range []string{ocispec.ImageBlobsDir + "/", ocispec.ImageBlobsDir + "/sha256/"} {
-		if err := tw.WriteHeader(hdr(d, tar.TypeDir, 0o755, 0)); err != nil {
-			return fmt.Errorf("writing %s: %w", d, err)
-		}
+// digest, then the top-level files by name, to a: the order docker save
+// uses.
+func writeDockerArchive(ctx context.Context, s *Store, a *archiveWriter, plan *dockerArchivePlan) error {
+	if err := a.blobDirs(); err != nil {
+		return err
 	}
 	for _, b := range plan.blobs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		name := blobPath(b.digest)
+		var err error
 		switch {
 		case b.layer != nil:
-			if err := tw.WriteHeader(hdr(name, tar.TypeReg, 0o644, b.layer.size)); err != nil {
-				return fmt.Errorf("writing %s: %w", name, err)
-			}
-			n, err := copyLayer(ctx, s, b.layer.src, b.layer.diffID, tw)
-			if err != nil {
-				return fmt.Errorf("writing layer %s: %w", b.digest, err)
-			}
-			if n != b.layer.size {
-				return fmt.Errorf("writing layer %s: %w", b.digest, &DigestMismatchError{Expected: b.digest, Actual: b.digest, ExpectedSize: b.layer.size, ActualSize: n})
-			}
+			err = a.layer(ctx, s, b.layer, name)
 		case b.stored != nil:
-			if err := writeTarBlob(ctx, s, tw, *b.stored, hdr(name, tar.TypeReg, 0o644, b.stored.Size)); err != nil {
-				return err
-			}
+			err = a.blob(ctx, s, *b.stored, name)
 		default:
-			if err := writeTarFile(tw, hdr(name, tar.TypeReg, 0o644, int64(len(b.data))), b.data); err != nil {
-				return err
-			}
+			err = a.file(name, b.data)
 		}
-	}
-	for _, f := range plan.files {
-		if err := writeTarFile(tw, hdr(f.name, tar.TypeReg, 0o644, int64(len(f.data))), f.data); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return fmt.Errorf("finishing tar: %w", err)
+	for _, f := range plan.files {
+		if err := a.file(f.name, f.data); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func writeTarFile(tw *tar.Writer, h *tar.Header, data []byte) error {
-	if err := tw.WriteHeader(h); err != nil {
-		return fmt.Errorf("writing %s: %w", h.Name, err)
+// layer writes l uncompressed as the file name.
+func (a *archiveWriter) layer(ctx context.Context, s *Store, l *archiveLayer, name string) error {
+	if err := a.tw.WriteHeader(a.header(name, tar.TypeReg, 0o644, l.size)); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	if _, err := tw.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", h.Name, err)
+	n, err := copyLayer(ctx, s, l.src, l.diffID, a.tw)
+	if err != nil {
+		return fmt.Errorf("writing layer %s: %w", l.diffID, err)
+	}
+	if n != l.size {
+		return fmt.Errorf("writing layer %s: %w", l.diffID, &DigestMismatchError{Expected: l.diffID, Actual: l.diffID, ExpectedSize: l.size, ActualSize: n})
 	}
 	return nil
 }

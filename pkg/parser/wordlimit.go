@@ -20,6 +20,7 @@ type WordSizeError struct {
 	Word string
 }
 
+// Error names the word and the limit.
 func (e *WordSizeError) Error() string {
 	return fmt.Sprintf("expanding %q: the result would exceed %d bytes", e.Word, MaxWordSize)
 }

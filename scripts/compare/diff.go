@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -170,7 +171,7 @@ func readXattrs(p string) (map[string]string, error) {
 
 // describe is an entry on its own, for a path only one side has.
 func (e Entry) describe() string {
-	s := fmt.Sprintf("%s %04o %d:%d", e.Type, modeBits(e.Mode), e.UID, e.GID)
+	s := fmt.Sprintf("%s %04o %d:%d", e.Type, fsutil.UnixMode(e.Mode), e.UID, e.GID)
 	switch e.Type {
 	case "symlink":
 		s += " -> " + e.Link
@@ -178,21 +179,6 @@ func (e Entry) describe() string {
 		s += " " + shortDigest(e.Digest)
 	}
 	return s
-}
-
-// modeBits renders a mode as chmod's octal digits.
-func modeBits(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }
 
 func shortDigest(d string) string {
@@ -247,7 +233,7 @@ func CompareTrees(builder, buildah Tree) []Difference {
 			continue
 		}
 		if a.Mode != b.Mode {
-			out = append(out, Difference{Where: p, What: "mode", Builder: fmt.Sprintf("%04o", modeBits(a.Mode)), Buildah: fmt.Sprintf("%04o", modeBits(b.Mode))})
+			out = append(out, Difference{Where: p, What: "mode", Builder: fmt.Sprintf("%04o", fsutil.UnixMode(a.Mode)), Buildah: fmt.Sprintf("%04o", fsutil.UnixMode(b.Mode))})
 		}
 		if a.UID != b.UID || a.GID != b.GID {
 			out = append(out, Difference{Where: p, What: "owner", Builder: fmt.Sprintf("%d:%d", a.UID, a.GID), Buildah: fmt.Sprintf("%d:%d", b.UID, b.GID)})

@@ -77,6 +77,34 @@ func setupSandbox(spec *Spec, st *stubs) (string, error) {
 			return "", err
 		}
 	}
+	root, err := buildRoot(spec, st)
+	if err != nil {
+		return "", err
+	}
+	if err := enterRoot(spec, root); err != nil {
+		return "", err
+	}
+	if err := becomeUser(spec); err != nil {
+		return "", err
+	}
+	path, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return "", &SetupError{Msg: err.Error(), Exec: true}
+	}
+	// After no_new_privs, the capability drop and the user switch, so that
+	// none of them needs a syscall the profile refuses. What runs between
+	// here and the exec (the readiness report, execve) is allowed by it.
+	if filter != nil {
+		if err := installSeccomp(filter); err != nil {
+			return "", err
+		}
+	}
+	return path, nil
+}
+
+// buildRoot mounts the sandbox's root filesystem with its /proc, /dev,
+// /sys, /etc files and secrets under spec.StateDir, and returns its path.
+func buildRoot(spec *Spec, st *stubs) (string, error) {
 	// Mountpoints and device nodes get exactly the modes asked for.
 	unix.Umask(0)
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -120,39 +148,40 @@ func setupSandbox(spec *Spec, st *stubs) (string, error) {
 	if err := mountSecrets(spec, root, st); err != nil {
 		return "", err
 	}
+	return root, nil
+}
+
+// enterRoot makes root the process's root filesystem and gives the
+// sandbox its host name and, without the host's network, its loopback
+// interface.
+func enterRoot(spec *Spec, root string) error {
 	if err := pivotRoot(root); err != nil {
-		return "", err
+		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-		return "", fmt.Errorf("setting hostname: %w", err)
+		return fmt.Errorf("setting hostname: %w", err)
 	}
 	if spec.Network == NetworkNone {
 		if err := loopbackUp(); err != nil {
-			return "", err
+			return err
 		}
 	}
+	return nil
+}
+
+// becomeUser creates the working directory, drops privileges to the
+// step's user and changes to the working directory.
+func becomeUser(spec *Spec) error {
 	if err := makeCwd(spec.Cwd, spec.UID, spec.GID); err != nil {
-		return "", err
+		return err
 	}
 	if err := dropPrivileges(spec.UID, spec.GID, spec.Groups); err != nil {
-		return "", err
+		return err
 	}
 	if err := unix.Chdir(spec.Cwd); err != nil {
-		return "", fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
+		return fmt.Errorf("changing to working directory %s: %w", spec.Cwd, err)
 	}
 	// The command gets the umask containers get.
 	unix.Umask(0o022)
-	path, err := lookPath(spec.Args[0], spec.Env)
-	if err != nil {
-		return "", &SetupError{Msg: err.Error(), Exec: true}
-	}
-	// After no_new_privs, the capability drop and the user switch, so that
-	// none of them needs a syscall the profile refuses. What runs between
-	// here and the exec (the readiness report, execve) is allowed by it.
-	if filter != nil {
-		if err := installSeccomp(filter); err != nil {
-			return "", err
-		}
-	}
-	return path, nil
+	return nil
 }

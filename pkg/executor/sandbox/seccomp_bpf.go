@@ -80,81 +80,111 @@ func assembleRules(rs filterRules, info *arch.Info) ([]bpf.Instruction, error) {
 // alternative assembles conditions that must all hold, followed by ret. A
 // failing condition jumps past ret, to the next alternative.
 func alternative(conds seccomp.ArgumentConditions, ret bpf.Instruction) ([]bpf.Instruction, error) {
-	// Jumps are built with fail marking "past ret", resolved below once
-	// the length is known.
-	type jump struct {
-		at         int
-		failOnTrue bool
-	}
-	var (
-		insts []bpf.Instruction
-		fails []jump
-	)
-	cond := func(test bpf.JumpTest, val uint32, skipTrue, skipFalse uint8, failOnTrue, failOnFalse bool) {
-		if failOnTrue || failOnFalse {
-			fails = append(fails, jump{at: len(insts), failOnTrue: failOnTrue})
-		}
-		insts = append(insts, bpf.JumpIf{Cond: test, Val: val, SkipTrue: skipTrue, SkipFalse: skipFalse})
-	}
+	var a altAssembler
 	for _, c := range conds {
-		hi, lo := uint32(c.Value>>32), uint32(c.Value)
-		loadHi, loadLo := argLoads(c.Argument)
-		insts = append(insts, loadHi)
-		switch c.Operation {
-		case seccomp.Equal:
-			cond(bpf.JumpEqual, hi, 0, 0, false, true)
-			insts = append(insts, loadLo)
-			cond(bpf.JumpEqual, lo, 0, 0, false, true)
-		case seccomp.NotEqual:
-			cond(bpf.JumpEqual, hi, 0, 2, false, false) // upper halves differ: holds
-			insts = append(insts, loadLo)
-			cond(bpf.JumpEqual, lo, 0, 0, true, false)
-		case seccomp.GreaterThan, seccomp.GreaterOrEqual:
-			test := bpf.JumpGreaterThan
-			if c.Operation == seccomp.GreaterOrEqual {
-				test = bpf.JumpGreaterOrEqual
-			}
-			cond(bpf.JumpGreaterThan, hi, 3, 0, false, false) // holds
-			cond(bpf.JumpEqual, hi, 0, 0, false, true)
-			insts = append(insts, loadLo)
-			cond(test, lo, 0, 0, false, true)
-		case seccomp.LessThan, seccomp.LessOrEqual:
-			// lo < v is !(lo >= v); lo <= v is !(lo > v).
-			test := bpf.JumpGreaterOrEqual
-			if c.Operation == seccomp.LessOrEqual {
-				test = bpf.JumpGreaterThan
-			}
-			cond(bpf.JumpGreaterThan, hi, 0, 0, true, false)
-			cond(bpf.JumpEqual, hi, 0, 2, false, false) // upper half smaller: holds
-			insts = append(insts, loadLo)
-			cond(test, lo, 0, 0, true, false)
-		case seccomp.BitsNotSet:
-			cond(bpf.JumpBitsSet, hi, 0, 0, true, false)
-			insts = append(insts, loadLo)
-			cond(bpf.JumpBitsSet, lo, 0, 0, true, false)
-		case seccomp.BitsSet:
-			cond(bpf.JumpBitsSet, hi, 2, 0, false, false) // holds
-			insts = append(insts, loadLo)
-			cond(bpf.JumpBitsSet, lo, 0, 0, false, true)
-		default:
-			return nil, fmt.Errorf("unknown comparison %q", c.Operation)
+		if err := a.condition(c); err != nil {
+			return nil, err
 		}
 	}
-	insts = append(insts, ret)
-	for _, f := range fails {
-		skip := len(insts) - f.at - 1
-		if skip > 255 {
-			return nil, fmt.Errorf("%d conditions are too many for one rule", len(conds))
+	a.insts = append(a.insts, ret)
+	if !a.resolveFails() {
+		return nil, fmt.Errorf("%d conditions are too many for one rule", len(conds))
+	}
+	return a.insts, nil
+}
+
+// altAssembler holds one alternative as it is assembled.
+type altAssembler struct {
+	insts []bpf.Instruction
+	// fails are the jumps taken when a condition fails. They lead past
+	// the alternative's ret, so their offsets are set by resolveFails
+	// once its length is known.
+	fails []failJump
+}
+
+// failJump is a jump of an alternative that leaves it: the instruction at
+// at, on its true branch or its false one.
+type failJump struct {
+	at     int
+	onTrue bool
+}
+
+// jump appends a comparison of the accumulator with val. skipTrue and
+// skipFalse are offsets within the alternative; failOnTrue or failOnFalse
+// mark a branch that leaves it instead.
+func (a *altAssembler) jump(test bpf.JumpTest, val uint32, skipTrue, skipFalse uint8, failOnTrue, failOnFalse bool) {
+	if failOnTrue || failOnFalse {
+		a.fails = append(a.fails, failJump{at: len(a.insts), onTrue: failOnTrue})
+	}
+	a.insts = append(a.insts, bpf.JumpIf{Cond: test, Val: val, SkipTrue: skipTrue, SkipFalse: skipFalse})
+}
+
+// condition appends the test of one 64-bit argument condition, made of
+// comparisons of its upper and lower halves.
+func (a *altAssembler) condition(c seccomp.Condition) error {
+	hi, lo := uint32(c.Value>>32), uint32(c.Value)
+	loadHi, loadLo := argLoads(c.Argument)
+	a.insts = append(a.insts, loadHi)
+	switch c.Operation {
+	case seccomp.Equal:
+		a.jump(bpf.JumpEqual, hi, 0, 0, false, true)
+		a.insts = append(a.insts, loadLo)
+		a.jump(bpf.JumpEqual, lo, 0, 0, false, true)
+	case seccomp.NotEqual:
+		a.jump(bpf.JumpEqual, hi, 0, 2, false, false) // upper halves differ: holds
+		a.insts = append(a.insts, loadLo)
+		a.jump(bpf.JumpEqual, lo, 0, 0, true, false)
+	case seccomp.GreaterThan, seccomp.GreaterOrEqual:
+		test := bpf.JumpGreaterThan
+		if c.Operation == seccomp.GreaterOrEqual {
+			test = bpf.JumpGreaterOrEqual
 		}
-		j := insts[f.at].(bpf.JumpIf)
-		if f.failOnTrue {
+		a.jump(bpf.JumpGreaterThan, hi, 3, 0, false, false) // holds
+		a.jump(bpf.JumpEqual, hi, 0, 0, false, true)
+		a.insts = append(a.insts, loadLo)
+		a.jump(test, lo, 0, 0, false, true)
+	case seccomp.LessThan, seccomp.LessOrEqual:
+		// lo < v is !(lo >= v); lo <= v is !(lo > v).
+		test := bpf.JumpGreaterOrEqual
+		if c.Operation == seccomp.LessOrEqual {
+			test = bpf.JumpGreaterThan
+		}
+		a.jump(bpf.JumpGreaterThan, hi, 0, 0, true, false)
+		a.jump(bpf.JumpEqual, hi, 0, 2, false, false) // upper half smaller: holds
+		a.insts = append(a.insts, loadLo)
+		a.jump(test, lo, 0, 0, true, false)
+	case seccomp.BitsNotSet:
+		a.jump(bpf.JumpBitsSet, hi, 0, 0, true, false)
+		a.insts = append(a.insts, loadLo)
+		a.jump(bpf.JumpBitsSet, lo, 0, 0, true, false)
+	case seccomp.BitsSet:
+		a.jump(bpf.JumpBitsSet, hi, 2, 0, false, false) // holds
+		a.insts = append(a.insts, loadLo)
+		a.jump(bpf.JumpBitsSet, lo, 0, 0, false, true)
+	default:
+		return fmt.Errorf("unknown comparison %q", c.Operation)
+	}
+	return nil
+}
+
+// resolveFails points every failing branch just past the last
+// instruction. It reports false when one is too far: a jump skips at most
+// 255 instructions.
+func (a *altAssembler) resolveFails() bool {
+	for _, f := range a.fails {
+		skip := len(a.insts) - f.at - 1
+		if skip > 255 {
+			return false
+		}
+		j := a.insts[f.at].(bpf.JumpIf)
+		if f.onTrue {
 			j.SkipTrue = uint8(skip)
 		} else {
 			j.SkipFalse = uint8(skip)
 		}
-		insts[f.at] = j
+		a.insts[f.at] = j
 	}
-	return insts, nil
+	return true
 }
 
 // argLoads returns the loads of the upper and lower halves of an argument.

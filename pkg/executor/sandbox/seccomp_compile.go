@@ -186,35 +186,36 @@ func condition(a specs.LinuxSeccompArg) (c seccomp.Condition, always, ok bool) {
 		return c, false, false
 	}
 	c = seccomp.Condition{Argument: uint32(a.Index), Value: a.Value}
-	switch a.Op {
-	case specs.OpEqualTo:
-		c.Operation = seccomp.Equal
-	case specs.OpNotEqual:
-		c.Operation = seccomp.NotEqual
-	case specs.OpLessThan:
-		c.Operation = seccomp.LessThan
-	case specs.OpLessEqual:
-		c.Operation = seccomp.LessOrEqual
-	case specs.OpGreaterThan:
-		c.Operation = seccomp.GreaterThan
-	case specs.OpGreaterEqual:
-		c.Operation = seccomp.GreaterOrEqual
-	case specs.OpMaskedEqual:
-		// Value is the mask and ValueTwo the value the masked argument
-		// must equal.
-		mask, want := a.Value, a.ValueTwo
-		switch {
-		case mask == 0 && want == 0:
-			return c, true, true
-		case want == 0:
-			c.Operation = seccomp.BitsNotSet
-		case want == mask && mask&(mask-1) == 0:
-			c.Operation = seccomp.BitsSet
-		default:
-			return c, false, false
-		}
+	if op, ok := comparisons[a.Op]; ok {
+		c.Operation = op
+		return c, false, true
+	}
+	if a.Op != specs.OpMaskedEqual {
+		return c, false, false
+	}
+	// Value is the mask and ValueTwo the value the masked argument must
+	// equal.
+	mask, want := a.Value, a.ValueTwo
+	switch {
+	case mask == 0 && want == 0:
+		return c, true, true
+	case want == 0:
+		c.Operation = seccomp.BitsNotSet
+	case want == mask && mask&(mask-1) == 0:
+		c.Operation = seccomp.BitsSet
 	default:
 		return c, false, false
 	}
 	return c, false, true
+}
+
+// comparisons are the profile's operators that the filter has a
+// comparison for as they are.
+var comparisons = map[specs.LinuxSeccompOperator]seccomp.Operation{
+	specs.OpEqualTo:      seccomp.Equal,
+	specs.OpNotEqual:     seccomp.NotEqual,
+	specs.OpLessThan:     seccomp.LessThan,
+	specs.OpLessEqual:    seccomp.LessOrEqual,
+	specs.OpGreaterThan:  seccomp.GreaterThan,
+	specs.OpGreaterEqual: seccomp.GreaterOrEqual,
 }

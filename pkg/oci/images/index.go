@@ -55,13 +55,24 @@ func Open(st *statedir.State) (*Index, error) {
 
 func (x *Index) indexPath() string { return x.state.ImagesPath() }
 
-// lockIndex takes the exclusive lock that serializes index updates.
-func lockIndex(ctx context.Context, st *statedir.State) (*fsutil.Lock, error) {
+// withLockedIndex reads the image index of st and hands it to use, holding
+// the exclusive lock that serializes index updates (and prunes) until use
+// returns.
+func withLockedIndex(ctx context.Context, st *statedir.State, use func(images map[string]ocispec.Descriptor) error) (err error) {
 	l, err := fsutil.LockFileContext(ctx, st.ImagesLockPath())
 	if err != nil {
-		return nil, fmt.Errorf("locking image index: %w", err)
+		return fmt.Errorf("locking image index: %w", err)
 	}
-	return l, nil
+	defer func() {
+		if uerr := l.Unlock(); err == nil {
+			err = uerr
+		}
+	}()
+	images, err := readIndexFile(st.ImagesPath())
+	if err != nil {
+		return err
+	}
+	return use(images)
 }
 
 // Tag points name at manifest, replacing what name pointed at before. The
@@ -113,24 +124,13 @@ func (x *Index) Untag(ctx context.Context, name string) error {
 }
 
 // update applies change to the index under the index lock.
-func (x *Index) update(ctx context.Context, change func(map[string]ocispec.Descriptor) error) (err error) {
-	l, err := lockIndex(ctx, x.state)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if uerr := l.Unlock(); err == nil {
-			err = uerr
+func (x *Index) update(ctx context.Context, change func(map[string]ocispec.Descriptor) error) error {
+	return withLockedIndex(ctx, x.state, func(images map[string]ocispec.Descriptor) error {
+		if err := change(images); err != nil {
+			return err
 		}
-	}()
-	images, err := readIndexFile(x.indexPath())
-	if err != nil {
-		return err
-	}
-	if err := change(images); err != nil {
-		return err
-	}
-	return writeIndexFile(x.indexPath(), images)
+		return writeIndexFile(x.indexPath(), images)
+	})
 }
 
 // Lookup returns the manifest descriptor of the image ref names. ref is a

@@ -121,32 +121,21 @@ func prune(ctx context.Context, st *statedir.State, opts PruneOptions) (rep Prun
 
 // sweep marks what the index's images and opts keep and removes the rest,
 // holding the index lock.
-func sweep(ctx context.Context, st *statedir.State, opts PruneOptions, rep *PruneReport) (err error) {
-	l, err := lockIndex(ctx, st)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if uerr := l.Unlock(); err == nil {
-			err = uerr
+func sweep(ctx context.Context, st *statedir.State, opts PruneOptions, rep *PruneReport) error {
+	return withLockedIndex(ctx, st, func(images map[string]ocispec.Descriptor) error {
+		keep, err := mark(ctx, st.Store(), images, opts)
+		if err != nil {
+			return err
 		}
-	}()
-	images, err := readIndexFile(st.ImagesPath())
-	if err != nil {
-		return err
-	}
-	keep, err := mark(ctx, st.Store(), images, opts)
-	if err != nil {
-		return err
-	}
-	sw := sweeper{state: st, keep: keep, report: rep}
-	if err := sw.blobs(ctx); err != nil {
-		return err
-	}
-	if err := sw.layerDirs(ctx); err != nil {
-		return err
-	}
-	return sw.tmp(ctx)
+		sw := sweeper{state: st, keep: keep, report: rep}
+		if err := sw.blobs(ctx); err != nil {
+			return err
+		}
+		if err := sw.layerDirs(ctx); err != nil {
+			return err
+		}
+		return sw.tmp(ctx)
+	})
 }
 
 // concat yields a's values, then b's; a nil sequence yields nothing.

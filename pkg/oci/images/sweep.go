@@ -45,44 +45,54 @@ func (sw *sweeper) tmpDir() string   { return sw.state.TmpDir() }
 // blobs removes the blobs not kept. Files whose names are not sha256 hex
 // digests are not the store's and are left alone.
 func (sw *sweeper) blobs(ctx context.Context) error {
-	ents, err := readDirIfExists(sw.blobDir())
-	if err != nil {
-		return err
-	}
-	removed := false
-	for _, e := range ents {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return sweepDir(ctx, sw.blobDir(), func(e fs.DirEntry) (bool, error) {
 		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
 		if !isHexDigest(e.Name()) || sw.keep.blobs[d] || !e.Type().IsRegular() {
-			continue
+			return false, nil
 		}
 		p := filepath.Join(sw.blobDir(), e.Name())
 		fi, err := os.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
-			continue
+			return false, nil
 		}
 		if err != nil {
-			return fmt.Errorf("inspecting blob %s: %w", d, err)
+			return false, fmt.Errorf("inspecting blob %s: %w", d, err)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("removing blob %s: %w", d, err)
+			return false, fmt.Errorf("removing blob %s: %w", d, err)
 		}
-		removed = true
 		sw.report.Blobs++
 		sw.report.Bytes += fi.Size()
-	}
-	if removed {
-		return fsutil.SyncDir(sw.blobDir())
-	}
-	return nil
+		return true, nil
+	})
 }
 
 // layerDirs removes extracted layers that no kept image uses and all
 // chain directories.
 func (sw *sweeper) layerDirs(ctx context.Context) error {
-	ents, err := readDirIfExists(sw.layerDir())
+	return sweepDir(ctx, sw.layerDir(), func(e fs.DirEntry) (bool, error) {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, statedir.ChainPrefix):
+		case isHexDigest(name) && !sw.keep.diffIDs[digest.NewDigestFromEncoded(digest.SHA256, name)]:
+		default:
+			return false, nil
+		}
+		n, err := sw.removeDir(filepath.Join(sw.layerDir(), name))
+		if err != nil {
+			return false, err
+		}
+		sw.report.LayerDirs++
+		sw.report.Bytes += n
+		return true, nil
+	})
+}
+
+// sweepDir hands each entry of dir, which may be missing, to remove, which
+// reports whether it removed the entry, and then syncs dir if anything was
+// removed, so that the removals survive a crash.
+func sweepDir(ctx context.Context, dir string, remove func(fs.DirEntry) (bool, error)) error {
+	ents, err := readDirIfExists(dir)
 	if err != nil {
 		return err
 	}
@@ -91,23 +101,14 @@ func (sw *sweeper) layerDirs(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := e.Name()
-		switch {
-		case strings.HasPrefix(name, statedir.ChainPrefix):
-		case isHexDigest(name) && !sw.keep.diffIDs[digest.NewDigestFromEncoded(digest.SHA256, name)]:
-		default:
-			continue
-		}
-		n, err := sw.removeDir(filepath.Join(sw.layerDir(), name))
+		ok, err := remove(e)
 		if err != nil {
 			return err
 		}
-		removed = true
-		sw.report.LayerDirs++
-		sw.report.Bytes += n
+		removed = removed || ok
 	}
 	if removed {
-		return fsutil.SyncDir(sw.layerDir())
+		return fsutil.SyncDir(dir)
 	}
 	return nil
 }

@@ -98,11 +98,8 @@ func (w *walker) index(ctx context.Context, desc ocispec.Descriptor, depth int, 
 		return fmt.Errorf("index %s: %w: indexes nested deeper than %d", desc.Digest, oci.ErrInvalid, maxIndexDepth)
 	}
 	var idx ocispec.Index
-	if err := readJSON(w.store, desc, &idx); err != nil {
-		if optional && errors.Is(err, oci.ErrNotFound) {
-			return nil
-		}
-		return fmt.Errorf("reading index %s: %w", desc.Digest, err)
+	if found, err := w.readDoc(desc, "index", optional, &idx); !found || err != nil {
+		return err
 	}
 	if err := checkDocType(desc, idx.MediaType); err != nil {
 		return err
@@ -122,11 +119,8 @@ func (w *walker) manifest(desc ocispec.Descriptor, optional bool) error {
 		return nil
 	}
 	var m ocispec.Manifest
-	if err := readJSON(w.store, desc, &m); err != nil {
-		if optional && errors.Is(err, oci.ErrNotFound) {
-			return nil
-		}
-		return fmt.Errorf("reading manifest %s: %w", desc.Digest, err)
+	if found, err := w.readDoc(desc, "manifest", optional, &m); !found || err != nil {
+		return err
 	}
 	if err := checkDocType(desc, m.MediaType); err != nil {
 		return err
@@ -158,4 +152,17 @@ func (w *walker) manifest(desc ocispec.Descriptor, optional bool) error {
 		w.visit(reached{Desc: l, Kind: kindLayer})
 	}
 	return nil
+}
+
+// readDoc decodes the document desc names, an index or manifest as what
+// says, into v. found is false, with no error, when an optional document
+// is not in the store.
+func (w *walker) readDoc(desc ocispec.Descriptor, what string, optional bool, v any) (found bool, err error) {
+	if err := readJSON(w.store, desc, v); err != nil {
+		if optional && errors.Is(err, oci.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %s %s: %w", what, desc.Digest, err)
+	}
+	return true, nil
 }
