@@ -117,7 +117,7 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 
 // runSandboxSpec is the sandbox spec of a RUN step but for its root
 // filesystem. stateDir, the sandbox's own directory, is created.
-func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user Identity, stateDir string) (sandbox.Spec, error) {
+func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user imageuser.Identity, stateDir string) (sandbox.Spec, error) {
 	spec := sandbox.Spec{
 		Args:       rs.args,
 		Env:        withEnv(runEnv(ss.env(), user.Home), rs.mounts.env),
