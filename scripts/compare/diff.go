@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,7 +18,6 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/ocibuilder/builder/internal/fsutil"
-	"golang.org/x/sys/unix"
 )
 
 // Entry is one path of an unpacked image, reduced to what a container
@@ -142,29 +140,24 @@ func fileDigest(p string) (string, error) {
 
 // readXattrs lists p's extended attributes, values by digest.
 func readXattrs(p string) (map[string]string, error) {
-	size, err := unix.Llistxattr(p, nil)
-	if errors.Is(err, unix.ENOTSUP) || size == 0 {
-		return nil, nil
-	}
+	d, err := fsutil.OpenDir(filepath.Dir(p))
 	if err != nil {
-		return nil, fmt.Errorf("listing xattrs: %w", err)
+		return nil, err
 	}
-	buf := make([]byte, size)
-	if size, err = unix.Llistxattr(p, buf); err != nil {
-		return nil, fmt.Errorf("listing xattrs: %w", err)
+	defer d.Close()
+	name := filepath.Base(p)
+	names, err := d.ListXattrs(name)
+	if err != nil || len(names) == 0 {
+		return nil, err
 	}
 	out := map[string]string{}
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:size]), "\x00"), "\x00") {
-		vsize, err := unix.Lgetxattr(p, name, nil)
+	for _, n := range names {
+		val, _, err := d.GetXattr(name, n)
 		if err != nil {
-			return nil, fmt.Errorf("reading xattr %s: %w", name, err)
+			return nil, err
 		}
-		val := make([]byte, vsize)
-		if vsize, err = unix.Lgetxattr(p, name, val); err != nil {
-			return nil, fmt.Errorf("reading xattr %s: %w", name, err)
-		}
-		sum := sha256.Sum256(val[:vsize])
-		out[name] = "sha256:" + hex.EncodeToString(sum[:8])
+		sum := sha256.Sum256(val)
+		out[n] = "sha256:" + hex.EncodeToString(sum[:8])
 	}
 	return out, nil
 }

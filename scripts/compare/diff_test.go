@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 func TestCompareTrees(t *testing.T) {
@@ -130,6 +133,27 @@ func TestReadTree(t *testing.T) {
 	}
 	if _, ok := tree["/"]; !ok || len(tree) != 4 {
 		t.Errorf("tree has %d entries, want the root and 3", len(tree))
+	}
+}
+
+// TestReadTreeXattrs reads extended attributes by name, values by digest.
+func TestReadTreeXattrs(t *testing.T) {
+	root := t.TempDir()
+	f := filepath.Join(root, "f")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lsetxattr(f, "user.compare", []byte("v"), 0); err != nil {
+		t.Fatalf("setting an xattr (the test needs a file system with user xattrs): %v", err)
+	}
+	tree, err := ReadTree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("v"))
+	want := "sha256:" + hex.EncodeToString(sum[:8])
+	if got := tree["/f"].Xattrs["user.compare"]; got != want {
+		t.Errorf("xattr user.compare = %q, want %q (all: %v)", got, want, tree["/f"].Xattrs)
 	}
 }
 
