@@ -80,6 +80,10 @@ func (c *Context) Close() error { return c.dirs.close() }
 // Root returns the absolute context directory.
 func (c *Context) Root() string { return c.root }
 
+// Filtered reports whether the context has .dockerignore patterns, so
+// that its directory as it is on the host holds more than the context.
+func (c *Context) Filtered() bool { return len(c.pm.Patterns()) > 0 }
+
 // Excluded reports whether .dockerignore excludes p.
 func (c *Context) Excluded(p string) bool {
 	p = clean(p)

@@ -79,6 +79,7 @@ const (
 // is opened to find it.
 type copyFrom struct {
 	kind  fromKind
+	stage *parser.Stage // the stage, for fromStage
 	name  string // the context or image name
 	named bool   // name is a named build context
 	value string // the named context's value
@@ -116,19 +117,21 @@ func (b *builder) planCopy(ctx context.Context, step *parser.Step, r copyRequest
 			}
 		}
 	}
-	p.from = b.copyFrom(step, r.from)
+	p.from = b.copyFrom(step.From, step.FromRef, r.from)
 	return p, nil
 }
 
-// copyFrom classifies what --from names.
-func (b *builder) copyFrom(step *parser.Step, from string) copyFrom {
+// copyFrom classifies what a --from (or a mount's from=) names: stage is
+// the stage the parser linked it to, ref the image or context reference
+// it recorded instead ("" for the value as written).
+func (b *builder) copyFrom(stage *parser.Stage, ref, from string) copyFrom {
 	switch {
 	case from == "":
 		return copyFrom{kind: fromBuildContext}
-	case step.From != nil:
-		return copyFrom{kind: fromStage, name: stageLabel(step.From)}
+	case stage != nil:
+		return copyFrom{kind: fromStage, stage: stage, name: stageLabel(stage)}
 	}
-	name := step.FromRef
+	name := ref
 	if name == "" {
 		name = from
 	}
@@ -264,7 +267,7 @@ func (p *copyPlan) fromInput(ctx context.Context, in cache.Input) (cache.Input, 
 	var cx *source.Context
 	switch p.from.kind {
 	case fromStage:
-		src, err := p.b.stageResult(ctx, p.step.From)
+		src, err := p.b.stageResult(ctx, p.from.stage)
 		if err != nil {
 			return cache.Input{}, nil, err
 		}
@@ -379,26 +382,36 @@ func (p *copyPlan) source(ctx context.Context) (fsys source.FS, keepOwner bool, 
 			return nil, false, nil
 		}
 		return b.context, false, nil
-	case fromStage:
-		ss, err := b.stageResult(ctx, p.step.From)
-		if err != nil {
-			return nil, false, fmt.Errorf("--from=%s: %w", p.r.from, err)
-		}
-		fsys, err := b.stack(ctx, ss)
-		return fsys, true, err
 	case fromLocal:
 		cx, err := p.namedContext()
 		return cx, false, err
 	}
-	if !p.from.named && b.opts.Resolver == nil {
-		return nil, false, fmt.Errorf("--from=%s: no stage or build context of that name, and no registry access configured", p.from.name)
-	}
-	img, err := p.loadImage(ctx)
+	ss, err := p.stage(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	fsys, err = b.stack(ctx, imageStage(img))
+	fsys, err = b.stack(ctx, ss)
 	return fsys, true, err
+}
+
+// stage returns the stage or the image --from names, as a stage's state
+// whose layers can be stacked.
+func (p *copyPlan) stage(ctx context.Context) (*stageState, error) {
+	if p.from.kind == fromStage {
+		ss, err := p.b.stageResult(ctx, p.from.stage)
+		if err != nil {
+			return nil, fmt.Errorf("--from=%s: %w", p.r.from, err)
+		}
+		return ss, nil
+	}
+	if !p.from.named && p.b.opts.Resolver == nil {
+		return nil, fmt.Errorf("--from=%s: no stage or build context of that name, and no registry access configured", p.from.name)
+	}
+	img, err := p.loadImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return imageStage(img), nil
 }
 
 // items lists what the copy writes, in the order the sources are given:

@@ -66,5 +66,5 @@ type MountNotSupportedError struct {
 
 // Error names the mount type.
 func (e *MountNotSupportedError) Error() string {
-	return fmt.Sprintf("RUN --mount=type=%s is not supported (only type=secret is)", e.Type)
+	return fmt.Sprintf("RUN --mount=type=%s is not supported (bind, cache, tmpfs, secret and ssh are)", e.Type)
 }

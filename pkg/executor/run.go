@@ -24,10 +24,11 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err := b.sandboxReady(); err != nil {
 		return false, err
 	}
-	mounts, err := runMounts(instructions.GetMounts(c), ss.cfg.Config.WorkingDir, b.opts.Secrets)
+	mounts, err := b.runMounts(step, instructions.GetMounts(c), ss.cfg.Config.WorkingDir, sr)
 	if err != nil {
 		return false, err
 	}
+	defer mounts.close()
 	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
 		return false, fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
@@ -44,6 +45,9 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	}
 	in, err := runInput(ss, c, args, devFiles, network)
 	if err != nil {
+		return false, err
+	}
+	if err := mounts.keyInput(ctx, &in); err != nil {
 		return false, err
 	}
 	return b.layerStep(ss, step, sr, in, nil, func() (bool, error) {
@@ -91,6 +95,12 @@ func (b *builder) execRun(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, err
 	}
+	mounts, err := b.prepareMounts(ctx, rs.mounts, scratch, log)
+	if err != nil {
+		return false, err
+	}
+	defer mounts.release()
+	spec.Mounts = mounts.mounts
 	snap, err := snapper.Prepare(ctx, lower, ss.cfg.RootFS.DiffIDs)
 	if err != nil {
 		return false, err

@@ -1,13 +1,19 @@
 package executor
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/internal/cache"
+	"github.com/ocibuilder/builder/internal/cachemount"
+	"github.com/ocibuilder/builder/internal/source"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
+	"github.com/ocibuilder/builder/pkg/parser"
 )
 
 // stepMounts is what a RUN step's --mount flags add to its sandbox.
@@ -15,24 +21,120 @@ type stepMounts struct {
 	secrets []sandbox.SecretFile
 	// env holds KEY=value pairs of secrets exposed as variables.
 	env []string
+	// fs are the bind, cache and tmpfs mounts, prepared only when the
+	// step runs (prepareMounts).
+	fs []*fsMount
+}
+
+// fsMount is a bind, cache or tmpfs mount of a RUN step, checked and with
+// its source located, but nothing made for it yet.
+type fsMount struct {
+	m      *instructions.Mount
+	target string
+	// src is where a bind (or a cache's from=) reads: the build
+	// context, a stage, an image or a named context, with the source
+	// path as its one local source.
+	src *copyPlan
+	// identity names what src holds, for the step key and to tell
+	// caches started from different sources apart.
+	identity string
+	sharing  cachemount.Sharing
 }
 
 // runMounts resolves a RUN step's --mount flags. Every mount's target
 // goes through mountTarget first, so each type sees an absolute path.
-func runMounts(mounts []*instructions.Mount, workdir string, secrets map[string][]byte) (stepMounts, error) {
+func (b *builder) runMounts(step *parser.Step, mounts []*instructions.Mount, workdir string, log io.Writer) (stepMounts, error) {
 	var out stepMounts
-	for _, m := range mounts {
+	for i, m := range mounts {
 		target := mountTarget(m.Target, workdir)
 		switch m.Type {
 		case instructions.MountTypeSecret:
-			if err := out.addSecret(m, target, secrets); err != nil {
+			if err := out.addSecret(m, target, b.opts.Secrets); err != nil {
 				return out, err
 			}
+			continue
+		case instructions.MountTypeBind, instructions.MountTypeCache, instructions.MountTypeTmpfs:
 		default:
 			return out, &MountNotSupportedError{Type: string(m.Type)}
 		}
+		fm, err := b.fsMount(step, i, m, target, log)
+		if err != nil {
+			return out, err
+		}
+		out.fs = append(out.fs, fm)
 	}
 	return out, nil
+}
+
+// fsMount checks a bind, cache or tmpfs mount and locates its source.
+func (b *builder) fsMount(step *parser.Step, i int, m *instructions.Mount, target string, log io.Writer) (*fsMount, error) {
+	what := "RUN --mount=type=" + string(m.Type)
+	if target == "" || target == "/" {
+		return nil, fmt.Errorf("%s: target %q must be a path below the root", what, m.Target)
+	}
+	fm := &fsMount{m: m, target: target}
+	if m.Type == instructions.MountTypeCache {
+		var err error
+		if fm.sharing, err = cachemount.ParseSharing(string(m.CacheSharing)); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if m.Mode != nil && *m.Mode > 0o7777 {
+			return nil, fmt.Errorf("%s: mode %o is not a file mode", what, *m.Mode)
+		}
+	}
+	if m.Type == instructions.MountTypeTmpfs || (m.Type == instructions.MountTypeCache && m.From == "") {
+		return fm, nil
+	}
+	src := path.Clean("/" + m.Source)
+	var stage *parser.Stage
+	if i < len(step.MountStages) {
+		stage = step.MountStages[i]
+	}
+	fm.src = &copyPlan{b: b, step: step, op: what, log: log, downloads: map[string]*source.Download{},
+		r: copyRequest{srcs: []string{src}, from: m.From}, local: []string{src}}
+	fm.src.from = b.copyFrom(stage, "", m.From)
+	return fm, nil
+}
+
+// keyInput adds to in what the step's mounts read: for each bind (and
+// cache started from a source), the identity of its source and, for
+// context sources, the files it shows with their content, as COPY keys
+// them. A cache's own contents are never part of the key.
+func (ms *stepMounts) keyInput(ctx context.Context, in *cache.Input) error {
+	for _, fm := range ms.fs {
+		if fm.src == nil {
+			continue
+		}
+		sub, _, err := fm.src.fromInput(ctx, cache.Input{})
+		if err != nil {
+			return err
+		}
+		fm.identity = strings.Join(append(append(sub.Sources, sub.Args...), "files="+sub.Files.String()), " ")
+		in.Sources = append(in.Sources, string(fm.m.Type)+" "+fm.target+" "+fm.identity)
+	}
+	return nil
+}
+
+// mountSource resolves the mount's source path in fsys, following
+// symlinks inside it only: the path the sandbox binds.
+func (p *copyPlan) mountSource(fsys source.FS) (string, error) {
+	matches, err := p.resolveLocal(fsys)
+	if err != nil {
+		return "", err
+	}
+	if len(matches) != 1 || len(matches[0]) != 1 {
+		return "", fmt.Errorf("%s: source %s matches no single entry", p.op, p.local[0])
+	}
+	return matches[0][0].path, nil
+}
+
+// close releases what locating the sources opened.
+func (ms *stepMounts) close() {
+	for _, fm := range ms.fs {
+		if fm.src != nil {
+			fm.src.close()
+		}
+	}
 }
 
 // mountTarget makes a mount's target absolute: BuildKit joins a relative

@@ -2,12 +2,14 @@ package executor
 
 import (
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
+	"github.com/ocibuilder/builder/pkg/parser"
 )
 
 func TestRunMounts(t *testing.T) {
@@ -31,7 +33,7 @@ func TestRunMounts(t *testing.T) {
 		{"optional missing", instructions.Mount{Type: "secret", CacheID: "no"}, stepMounts{}, nil},
 		{"optional missing env", instructions.Mount{Type: "secret", CacheID: "no", Env: str("T")}, stepMounts{env: []string{"T="}}, nil},
 		{"required missing", instructions.Mount{Type: "secret", CacheID: "no", Required: true}, stepMounts{}, &SecretMissingError{ID: "no"}},
-		{"cache", instructions.Mount{Type: "cache", Target: "/c"}, stepMounts{}, &MountNotSupportedError{Type: "cache"}},
+		{"unknown type", instructions.Mount{Type: "nfs", Target: "/c"}, stepMounts{}, &MountNotSupportedError{Type: "nfs"}},
 		{"relative target under WORKDIR", instructions.Mount{Type: "secret", CacheID: "tok", Target: "k/secret1.txt"},
 			stepMounts{secrets: []sandbox.SecretFile{{Path: "/test/k/secret1.txt", Data: []byte("v"), Mode: 0o400}}}, nil},
 		{"id from a relative target under WORKDIR", instructions.Mount{Type: "secret", Target: "../tok"},
@@ -46,7 +48,8 @@ func TestRunMounts(t *testing.T) {
 			if strings.Contains(tc.name, "WORKDIR") {
 				workdir = "/test"
 			}
-			got, err := runMounts([]*instructions.Mount{&tc.m}, workdir, secrets)
+			b := &builder{opts: Options{Secrets: secrets}}
+			got, err := b.runMounts(&parser.Step{}, []*instructions.Mount{&tc.m}, workdir, io.Discard)
 			if tc.wantErr != nil {
 				if err == nil || err.Error() != tc.wantErr.Error() || reflect.TypeOf(errors.Unwrap(err)) != nil {
 					t.Fatalf("error = %v; want %v", err, tc.wantErr)

@@ -158,6 +158,10 @@ func (s *State) ImagesLockPath() string { return filepath.Join(s.root, "images.l
 // LockPath is the state-directory lock file.
 func (s *State) LockPath() string { return filepath.Join(s.root, LockName) }
 
+// CacheMountsDir is where RUN --mount=type=cache keeps its caches
+// (package internal/cachemount).
+func (s *State) CacheMountsDir() string { return filepath.Join(s.root, "cachemounts") }
+
 // TmpDir is the scratch space of builds, the store and prune.
 func (s *State) TmpDir() string { return filepath.Join(s.root, "tmp") }
 

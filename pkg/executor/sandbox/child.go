@@ -143,8 +143,11 @@ func buildRoot(spec *Spec, st *stubs) (string, error) {
 	if err := bindEtcFiles(etc, mp); err != nil {
 		return "", err
 	}
+	if err := mountStepMounts(spec, root, st); err != nil {
+		return "", err
+	}
 	// Last, so that no later mount hides a secret whose path lies
-	// under /dev or /etc.
+	// under /dev, /etc or a step mount.
 	if err := mountSecrets(spec, root, st); err != nil {
 		return "", err
 	}

@@ -49,6 +49,10 @@ type Spec struct {
 	// A Path missing from the image is created as a stub (see
 	// Result.Stubs), so the secret never reaches the root filesystem.
 	Secrets []SecretFile
+	// Mounts are the step's own mounts (RUN --mount types bind, cache and
+	// tmpfs), applied after the sandbox's standard ones and before
+	// Secrets.
+	Mounts []Mount
 	// Cgroup, when set, is the control group (resource limits) the step
 	// runs in: the child is placed in it before it reads this spec, so no
 	// code of the step runs outside it. It stays with the caller: the
@@ -187,10 +191,13 @@ func (s Spec) normalize() (Spec, error) {
 	if err := checkSecrets(s.Secrets); err != nil {
 		return s, err
 	}
+	var err error
+	if s.Mounts, err = checkMounts(s.Mounts); err != nil {
+		return s, err
+	}
 	if s.Network != NetworkHost && s.Network != NetworkNone {
 		return s, fmt.Errorf("%w: unknown network mode %d", ErrInvalidSpec, int(s.Network))
 	}
-	var err error
 	if s.StateDir, err = hostPath("state directory", s.StateDir); err != nil {
 		return s, err
 	}

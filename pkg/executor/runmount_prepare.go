@@ -1,0 +1,192 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/ocibuilder/builder/internal/cachemount"
+	"github.com/ocibuilder/builder/internal/copier"
+	"github.com/ocibuilder/builder/internal/snapshot"
+	"github.com/ocibuilder/builder/internal/source"
+	"github.com/ocibuilder/builder/pkg/executor/sandbox"
+)
+
+// preparedMounts are a RUN step's bind, cache and tmpfs mounts made
+// ready for its sandbox, with what must be undone after the step.
+type preparedMounts struct {
+	mounts  []sandbox.Mount
+	undo    []func() error
+	scratch string // where sources are copied or staged; inside the step's scratch
+}
+
+// release undoes what prepareMounts made: snapshots released, caches
+// handed back.
+func (pm *preparedMounts) release() error {
+	var errs []error
+	for i := len(pm.undo) - 1; i >= 0; i-- {
+		errs = append(errs, pm.undo[i]())
+	}
+	pm.undo = nil
+	return errors.Join(errs...)
+}
+
+// prepareMounts makes every bind, cache and tmpfs mount of a step ready:
+// caches acquired as their sharing mode allows, bind sources located and,
+// where the source is not a plain host directory, given a snapshot of
+// their own from the build's snapshotter. scratch is the step's private
+// scratch directory.
+func (b *builder) prepareMounts(ctx context.Context, ms stepMounts, scratch string, log io.Writer) (*preparedMounts, error) {
+	pm := &preparedMounts{scratch: filepath.Join(scratch, "mounts")}
+	for i, fm := range ms.fs {
+		var m sandbox.Mount
+		var err error
+		switch fm.m.Type {
+		case instructions.MountTypeTmpfs:
+			m = sandbox.Mount{Tmpfs: &sandbox.Tmpfs{Size: fm.m.SizeLimit}}
+		case instructions.MountTypeCache:
+			m, err = b.prepareCache(ctx, pm, fm, i, log)
+		default:
+			m, err = b.prepareBind(ctx, pm, fm, i, log)
+		}
+		if err != nil {
+			return nil, errors.Join(err, pm.release())
+		}
+		m.Target = fm.target
+		pm.mounts = append(pm.mounts, m)
+	}
+	return pm, nil
+}
+
+// prepareCache acquires a cache mount's directory.
+func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMount, i int, log io.Writer) (sandbox.Mount, error) {
+	m := fm.m
+	spec := cachemount.Spec{ID: m.CacheID, Sharing: fm.sharing, Scope: fm.identity}
+	if spec.ID == "" {
+		spec.ID = fm.target // BuildKit's default id
+	}
+	if m.Mode != nil {
+		spec.Mode = fs.FileMode(*m.Mode)
+	}
+	if m.UID != nil {
+		spec.UID = int(*m.UID)
+	}
+	if m.GID != nil {
+		spec.GID = int(*m.GID)
+	}
+	if fm.src != nil {
+		spec.Populate = func(dir string) error {
+			sub, err := b.copySource(ctx, fm, dir)
+			if err == nil && sub != "" {
+				err = fmt.Errorf("%s: from= source %s is not a directory", fm.src.op, fm.m.Source)
+			}
+			return err
+		}
+	}
+	h, err := cachemount.Open(b.state.dir.CacheMountsDir()).Acquire(ctx, spec)
+	if err != nil {
+		return sandbox.Mount{}, fmt.Errorf("RUN --mount=type=cache,id=%s: %w", spec.ID, err)
+	}
+	pm.undo = append(pm.undo, h.Release)
+	return sandbox.Mount{Source: h.Dir, ReadOnly: m.ReadOnly}, nil
+}
+
+// prepareBind locates a bind mount's source. A context's directory is
+// bound as it is when its .dockerignore hides nothing and the mount is
+// read-only; otherwise the step gets a copy of the source of its own, so
+// that a write never reaches the host and an ignored file never shows. A
+// stage's or an image's files are a snapshot from the build's
+// snapshotter, as the step's own root is.
+func (b *builder) prepareBind(ctx context.Context, pm *preparedMounts, fm *fsMount, i int, log io.Writer) (sandbox.Mount, error) {
+	readOnly := fm.m.ReadOnly
+	fsys, _, err := fm.src.source(ctx)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	if fsys == nil {
+		return sandbox.Mount{}, fmt.Errorf("%s: the build has no context", fm.src.op)
+	}
+	if cx, ok := fsys.(*source.Context); ok {
+		if !cx.Filtered() && readOnly {
+			sub, err := fm.src.mountSource(fsys)
+			if err != nil {
+				return sandbox.Mount{}, err
+			}
+			return sandbox.Mount{Source: cx.Root(), Subpath: sub, ReadOnly: true}, nil
+		}
+		tree := filepath.Join(pm.scratch, strconv.Itoa(i))
+		sub, err := b.copySource(ctx, fm, tree)
+		if err != nil {
+			return sandbox.Mount{}, err
+		}
+		return sandbox.Mount{Source: tree, Subpath: sub, ReadOnly: readOnly}, nil
+	}
+	sub, err := fm.src.mountSource(fsys)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	ss, err := fm.src.stage(ctx)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	lower, err := b.stack(ctx, ss)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	snapper, err := b.snapshotter(log)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	snap, err := snapper.Prepare(ctx, lower, ss.cfg.RootFS.DiffIDs)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	pm.undo = append(pm.undo, snap.Release)
+	root := sandboxRootfs(snap.Mounts())
+	return sandbox.Mount{Source: root.Dir, Overlay: root.Overlay, Subpath: sub, ReadOnly: readOnly}, nil
+}
+
+// copySource copies what a mount's source names into the new directory
+// dir, through the copier, as a COPY of it to "/" would write it: a
+// directory's contents at dir, a file under its own name. It returns
+// where the source landed inside dir ("" for dir itself).
+func (b *builder) copySource(ctx context.Context, fm *fsMount, dir string) (string, error) {
+	fsys, keepOwner, err := fm.src.source(ctx)
+	if err != nil {
+		return "", err
+	}
+	sub, err := fm.src.mountSource(fsys)
+	if err != nil {
+		return "", err
+	}
+	fi, err := fsys.Lstat(sub)
+	if err != nil {
+		return "", fmt.Errorf("%s: source %s: %w", fm.src.op, fm.m.Source, err)
+	}
+	dst := "" // the copy's root, in the copier's root-relative paths
+	if !fi.IsDir() {
+		dst = path.Base(sub)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	c, err := copier.New(ctx, dir, snapshot.NewStack(), copier.Options{KeepOwner: keepOwner})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.CopyInto(fsys, sub, dst); err != nil {
+		return "", fmt.Errorf("%s: copying %s: %w", fm.src.op, fm.m.Source, err)
+	}
+	if err := c.Finish(); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
