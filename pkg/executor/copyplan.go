@@ -80,9 +80,9 @@ const (
 type copyFrom struct {
 	kind  fromKind
 	stage *parser.Stage // the stage, for fromStage
-	name  string // the context or image name
-	named bool   // name is a named build context
-	value string // the named context's value
+	name  string        // the context or image name
+	named bool          // name is a named build context
+	value string        // the named context's value
 }
 
 // planCopy parses and checks a COPY or ADD and works out where its
