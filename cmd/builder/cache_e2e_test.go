@@ -323,11 +323,18 @@ COPY --from=tools /t /t
 	}
 }
 
-var pruneReport = regexp.MustCompile(`^removed (\d+) blobs, (\d+) layer directories and (\d+) build cache records, \S+ freed\n$`)
+var pruneReport = regexp.MustCompile(`^removed (\d+) blobs, (\d+) layer directories, (\d+) build cache records and (\d+) cache mounts, \S+ freed\n$`)
 
 // prune runs builder prune on the project's state directory and returns
 // how many blobs and cache records it says it removed.
 func (p cacheProject) prune(t *testing.T, args ...string) (blobs, records int) {
+	t.Helper()
+	blobs, records, _ = p.pruneAll(t, args...)
+	return blobs, records
+}
+
+// pruneAll is prune, also returning how many cache mounts it removed.
+func (p cacheProject) pruneAll(t *testing.T, args ...string) (blobs, records, mounts int) {
 	t.Helper()
 	r := runBuilder(t, p.s.builder, nil, append([]string{"prune", "--root", p.root}, args...)...)
 	mustSucceed(t, r)
@@ -337,7 +344,8 @@ func (p cacheProject) prune(t *testing.T, args ...string) (blobs, records int) {
 	}
 	blobs, _ = strconv.Atoi(m[1])
 	records, _ = strconv.Atoi(m[3])
-	return blobs, records
+	mounts, _ = strconv.Atoi(m[4])
+	return blobs, records, mounts
 }
 
 func TestCachePrune(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -135,16 +136,20 @@ func newRmiCommand(g *globalFlags) *cobra.Command {
 
 func newPruneCommand(g *globalFlags) *cobra.Command {
 	var keepStorage string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove build cache, blobs and extracted layers no stored image uses",
 		Long: `Remove from the state directory every blob and extracted layer that no named
 image uses, the build cache records of the removed layers, and the scratch
-space of builds that died. With --keep-storage, the most recently used build
-cache layers are kept up to that size. Waits for running builds on the same
-state directory to finish.`,
+space of builds that died, and the caches of RUN --mount=type=cache. With
+--keep-storage, the most recently used build cache layers and cache mounts
+are kept up to that size, together. --filter type=exec.cachemount removes
+only cache mounts, type!=exec.cachemount everything else. Waits for running
+builds on the same state directory to finish.`,
 		Example: `  builder prune
-  builder prune --keep-storage 10g`,
+  builder prune --keep-storage 10g
+  builder prune --filter type=exec.cachemount`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var limit int64
@@ -153,6 +158,10 @@ state directory to finish.`,
 				if limit, err = units.ParseBytes(keepStorage); err != nil {
 					return fmt.Errorf("--keep-storage: %w", err)
 				}
+			}
+			only, err := pruneFilter(filters)
+			if err != nil {
+				return err
 			}
 			if !statedir.Exists(g.root) {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to prune")
@@ -163,15 +172,38 @@ state directory to finish.`,
 				return err
 			}
 			defer dir.Close()
-			rep, err := images.Prune(cmd.Context(), dir, images.PruneOptions{KeepStorage: limit})
+			rep, err := images.Prune(cmd.Context(), dir, images.PruneOptions{KeepStorage: limit, Only: only})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories and %d build cache records, %s freed\n",
-				rep.Blobs, rep.LayerDirs, rep.CacheRecords, units.FormatBytes(rep.Bytes))
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d blobs, %d layer directories, %d build cache records and %d cache mounts, %s freed\n",
+				rep.Blobs, rep.LayerDirs, rep.CacheRecords, rep.CacheMounts, units.FormatBytes(rep.Bytes))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keepStorage, "keep-storage", "", `keep the most recently used build cache up to this size ("10g", "512m")`)
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `remove only what matches: "type=exec.cachemount" or "type!=exec.cachemount"`)
 	return cmd
+}
+
+// pruneFilter reads prune's --filter values, docker builder prune's
+// syntax for the one key the state directory can tell apart.
+func pruneFilter(filters []string) (images.PruneKind, error) {
+	only := images.PruneEverything
+	for _, f := range filters {
+		var kind images.PruneKind
+		switch strings.ReplaceAll(f, " ", "") {
+		case "type=exec.cachemount", "type==exec.cachemount":
+			kind = images.PruneCacheMounts
+		case "type!=exec.cachemount":
+			kind = images.PruneExceptCacheMounts
+		default:
+			return 0, fmt.Errorf("--filter %q: supported filters are type=exec.cachemount and type!=exec.cachemount", f)
+		}
+		if only != images.PruneEverything && only != kind {
+			return 0, fmt.Errorf("--filter %q contradicts an earlier --filter", f)
+		}
+		only = kind
+	}
+	return only, nil
 }

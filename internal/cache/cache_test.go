@@ -578,3 +578,31 @@ func TestTrimSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepWith: records and other sized things compete for one limit, most
+// recently used first, and the walk stops at the first that does not fit.
+func TestKeepWith(t *testing.T) {
+	c, root := open(t)
+	t0 := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	r1, r3 := layerRecord("1", 100), layerRecord("3", 50)
+	put(t, c, r1, r3)
+	setUsed(t, root, r1.Key, t0)
+	setUsed(t, root, r3.Key, t0.Add(-2*time.Hour))
+	others := []cache.Sized{
+		{Size: 100, LastUsed: t0.Add(-3 * time.Hour)}, // does not fit: 280 > 200
+		{Size: 30, LastUsed: t0.Add(-time.Hour)},      // between r1 and r3
+		{Size: 1, LastUsed: t0.Add(-4 * time.Hour)},   // would fit, but comes after the one that does not
+	}
+	blobs, _, kept := c.KeepWith(200, others)
+	if got, want := slices.Collect(blobs), []digest.Digest{r1.Layer.Digest, r3.Layer.Digest}; !slices.Equal(got, want) {
+		t.Errorf("blobs = %v, want %v", got, want)
+	}
+	if kept(0) || !kept(1) || kept(2) {
+		t.Errorf("kept = %v %v %v, want false true false", kept(0), kept(1), kept(2))
+	}
+	// Without records, the same walk over the others alone.
+	k := cache.KeepSized(130, others)
+	if !k(0) || !k(1) || k(2) {
+		t.Errorf("KeepSized kept = %v %v %v, want true true false", k(0), k(1), k(2))
+	}
+}

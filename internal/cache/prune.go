@@ -78,28 +78,35 @@ func (c *Cache) Trim(drop func(Record) bool) (int, error) {
 // KeepLayerDirs; they read the records when first iterated, so that a
 // prune reads them under its own lock.
 func (c *Cache) Keep(limit int64) (blobs, diffIDs iter.Seq[digest.Digest]) {
+	blobs, diffIDs, _ = c.KeepWith(limit, nil)
+	return blobs, diffIDs
+}
+
+// Sized is something besides the records that a size-bounded prune may
+// keep, such as a cache mount.
+type Sized struct {
+	Size     int64
+	LastUsed time.Time
+}
+
+// KeepWith is Keep with others competing for the same limit: records and
+// others together, most recently used first, are kept while they fit.
+// kept reports whether others[i] is kept; it reads the records too when
+// called first.
+func (c *Cache) KeepWith(limit int64, others []Sized) (blobs, diffIDs iter.Seq[digest.Digest], kept func(i int) bool) {
 	var once sync.Once
-	var kept []Record
+	var records []Record
+	var keptOthers []bool
 	pick := func() {
 		list, err := c.List()
 		if err != nil {
-			return // keeping nothing is what a prune without a limit does
+			list = nil // keeping no record is what a prune without a limit does
 		}
-		var total int64
-		for _, u := range list {
-			if u.Layer == nil {
-				continue
-			}
-			if total+u.Layer.Size > limit {
-				break
-			}
-			total += u.Layer.Size
-			kept = append(kept, u.Record)
-		}
+		records, keptOthers = pickWithin(limit, list, others)
 	}
 	blobs = func(yield func(digest.Digest) bool) {
 		once.Do(pick)
-		for _, r := range kept {
+		for _, r := range records {
 			if !yield(r.Layer.Digest) {
 				return
 			}
@@ -107,11 +114,58 @@ func (c *Cache) Keep(limit int64) (blobs, diffIDs iter.Seq[digest.Digest]) {
 	}
 	diffIDs = func(yield func(digest.Digest) bool) {
 		once.Do(pick)
-		for _, r := range kept {
+		for _, r := range records {
 			if !yield(r.DiffID) {
 				return
 			}
 		}
 	}
-	return blobs, diffIDs
+	kept = func(i int) bool {
+		once.Do(pick)
+		return keptOthers[i]
+	}
+	return blobs, diffIDs, kept
+}
+
+// KeepSized is KeepWith without records: which of others, most recently
+// used first, fit in limit bytes together.
+func KeepSized(limit int64, others []Sized) (kept func(i int) bool) {
+	_, k := pickWithin(limit, nil, others)
+	return func(i int) bool { return k[i] }
+}
+
+// pickWithin walks list (most recently used first) and others together by
+// last use and keeps what fits in limit, stopping at the first that does
+// not: a prune keeps the most recent, not the most.
+func pickWithin(limit int64, list []Usage, others []Sized) (records []Record, kept []bool) {
+	kept = make([]bool, len(others))
+	order := make([]int, len(others))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return others[order[a]].LastUsed.After(others[order[b]].LastUsed) })
+	var total int64
+	for len(list) > 0 || len(order) > 0 {
+		if len(order) == 0 || (len(list) > 0 && !others[order[0]].LastUsed.After(list[0].LastUsed)) {
+			u := list[0]
+			list = list[1:]
+			if u.Layer == nil {
+				continue
+			}
+			if total+u.Layer.Size > limit {
+				return records, kept
+			}
+			total += u.Layer.Size
+			records = append(records, u.Record)
+			continue
+		}
+		o := order[0]
+		order = order[1:]
+		if total+others[o].Size > limit {
+			return records, kept
+		}
+		total += others[o].Size
+		kept[o] = true
+	}
+	return records, kept
 }

@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocibuilder/builder/internal/cache"
+	"github.com/ocibuilder/builder/internal/cachemount"
 	"github.com/ocibuilder/builder/pkg/statedir"
 )
 
@@ -36,7 +37,26 @@ type PruneOptions struct {
 	// a Dockerfile step that has not been built since, for cache-miss
 	// explanations; 0 means DefaultStepHistoryAge.
 	StepHistoryAge time.Duration
+	// Only restricts what Prune removes to one kind of content, as
+	// docker builder prune --filter type=… does; the zero value removes
+	// every kind.
+	Only PruneKind
 }
+
+// PruneKind selects what a prune removes.
+type PruneKind int
+
+const (
+	// PruneEverything removes unused images' content, build cache and
+	// cache mounts alike.
+	PruneEverything PruneKind = iota
+	// PruneCacheMounts removes only RUN --mount=type=cache caches
+	// (docker's filter type=exec.cachemount).
+	PruneCacheMounts
+	// PruneExceptCacheMounts removes everything but the cache mounts
+	// (type!=exec.cachemount).
+	PruneExceptCacheMounts
+)
 
 // DefaultStepHistoryAge is PruneOptions.StepHistoryAge when it is zero.
 const DefaultStepHistoryAge = 30 * 24 * time.Hour
@@ -54,8 +74,11 @@ type PruneReport struct {
 	// CacheRecords is the number of build cache records removed because
 	// their layer is gone.
 	CacheRecords int
-	// Bytes is the space the removed blobs and layer directories held
-	// (apparent file sizes, hard links counted once).
+	// CacheMounts is the number of RUN --mount=type=cache caches
+	// removed.
+	CacheMounts int
+	// Bytes is the space the removed blobs, layer directories and cache
+	// mounts held (apparent file sizes, hard links counted once).
 	Bytes int64
 }
 
@@ -96,10 +119,42 @@ func prune(ctx context.Context, st *statedir.State, opts PruneOptions) (rep Prun
 	if err != nil {
 		return rep, err
 	}
+	area := cachemount.Open(st.CacheMountsDir())
+	var mounts []cachemount.Usage
+	if opts.Only != PruneExceptCacheMounts {
+		if mounts, err = area.List(ctx); err != nil {
+			return rep, err
+		}
+	}
+	keepMount := func(int) bool { return false }
 	if opts.KeepStorage > 0 {
-		blobs, diffIDs := c.Keep(opts.KeepStorage)
-		opts.KeepBlobs = concat(opts.KeepBlobs, blobs)
-		opts.KeepLayerDirs = concat(opts.KeepLayerDirs, diffIDs)
+		sized := make([]cache.Sized, len(mounts))
+		for i, m := range mounts {
+			sized[i] = cache.Sized{Size: m.Size, LastUsed: m.LastUsed}
+		}
+		if opts.Only == PruneCacheMounts {
+			// The records stay whatever their size: only the caches
+			// compete for the limit.
+			keepMount = cache.KeepSized(opts.KeepStorage, sized)
+		} else {
+			var blobs, diffIDs iter.Seq[digest.Digest]
+			blobs, diffIDs, keepMount = c.KeepWith(opts.KeepStorage, sized)
+			opts.KeepBlobs = concat(opts.KeepBlobs, blobs)
+			opts.KeepLayerDirs = concat(opts.KeepLayerDirs, diffIDs)
+		}
+	}
+	for i, m := range mounts {
+		if keepMount(i) {
+			continue
+		}
+		if err := area.Remove(m); err != nil {
+			return rep, err
+		}
+		rep.CacheMounts++
+		rep.Bytes += m.Size
+	}
+	if opts.Only == PruneCacheMounts {
+		return rep, nil
 	}
 	if err := sweep(ctx, st, opts, &rep); err != nil {
 		return rep, err
