@@ -33,6 +33,7 @@ type buildFlags struct {
 	pull          bool
 	compression   string
 	network       string
+	allow         []string
 	snapshotter   string
 	memory        string
 	cpus          string
@@ -89,6 +90,7 @@ in the state directory under its -t names (see builder images).`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
 	fl.StringVar(&f.network, "network", "default", "network of RUN steps: default (the host's), host or none")
+	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure (RUN --security=insecure) or network.host")
 	fl.StringVar(&f.snapshotter, "snapshotter", "auto", "how RUN steps get a writable root: auto, overlay or copy")
 	fl.StringVar(&f.memory, "memory", "", `memory limit of each RUN step ("512m", "2g"; "" or 0 for none)`)
 	fl.StringVar(&f.cpus, "cpus", "", `CPUs each RUN step may use ("1.5"; "" or 0 for no limit)`)

@@ -119,6 +119,14 @@ func executorOptions(f buildFlags, contextDir string, labels, named map[string]s
 	if err != nil {
 		return eo, fmt.Errorf("--network: %w", err)
 	}
+	var allow []executor.Entitlement
+	for _, a := range f.allow {
+		e, err := executor.ParseEntitlement(a)
+		if err != nil {
+			return eo, fmt.Errorf("--allow: %w", err)
+		}
+		allow = append(allow, e)
+	}
 	snap, err := parseSnapshotter(f.snapshotter)
 	if err != nil {
 		return eo, err
@@ -148,6 +156,7 @@ func executorOptions(f buildFlags, contextDir string, labels, named map[string]s
 		NoCacheFilter:  f.noCacheFilter,
 		Jobs:           f.jobs,
 		Network:        network,
+		Allow:          allow,
 		Snapshotter:    snap,
 		Limits:         limits,
 		Secrets:        secrets,

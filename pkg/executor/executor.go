@@ -93,6 +93,9 @@ type Options struct {
 	// Jobs bounds how many stages run at once; 0 means the number of
 	// CPUs.
 	Jobs int
+	// Allow grants what a Dockerfile may only ask for with the builder's
+	// consent (buildx's --allow).
+	Allow []Entitlement
 }
 
 // DefaultMaxArchiveSize is the uncompressed size limit of an ADD archive

@@ -29,8 +29,9 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 		return false, err
 	}
 	defer mounts.close()
-	if sec := instructions.GetSecurity(c); sec != "" && sec != "sandbox" {
-		return false, fmt.Errorf("RUN --security=%s is not supported", sec)
+	insecure, err := b.runSecurity(c)
+	if err != nil {
+		return false, err
 	}
 	network := b.opts.Network
 	switch instructions.GetNetwork(c) {
@@ -51,7 +52,7 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 		return false, err
 	}
 	return b.layerStep(ss, step, sr, in, nil, func() (bool, error) {
-		return b.execRun(ctx, ss, step, runSpec{args: args, devFiles: devFiles, mounts: mounts, network: network}, sr)
+		return b.execRun(ctx, ss, step, runSpec{args: args, devFiles: devFiles, mounts: mounts, network: network, insecure: insecure}, sr)
 	})
 }
 
@@ -61,6 +62,23 @@ type runSpec struct {
 	devFiles map[string][]byte
 	mounts   stepMounts
 	network  NetworkMode
+	insecure bool // --security=insecure
+}
+
+// runSecurity reads RUN --security: sandbox (the default), or insecure
+// when the build allows it.
+func (b *builder) runSecurity(c *instructions.RunCommand) (bool, error) {
+	switch sec := instructions.GetSecurity(c); sec {
+	case "", "sandbox":
+		return false, nil
+	case "insecure":
+		if !b.allowed(EntitlementSecurityInsecure) {
+			return false, errors.New("RUN --security=insecure is not allowed: the build must be given --allow security.insecure")
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("RUN --security=%s: want sandbox or insecure", sec)
+	}
 }
 
 // execRun runs a RUN step in the sandbox, on a root filesystem from the
@@ -140,6 +158,7 @@ func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user imageuser.Iden
 		StateDir:   stateDir,
 		DevFiles:   rs.devFiles,
 		Secrets:    rs.mounts.secrets,
+		Insecure:   rs.insecure,
 	}
 	if rs.network == NetworkNone {
 		spec.Network = sandbox.NetworkNone

@@ -59,12 +59,20 @@ func makeCwd(cwd string, uid, gid uint32) error {
 
 // dropPrivileges switches to the step's user and groups and confines the
 // calling thread, which will exec the command, to Docker's default
-// capabilities with no_new_privs set. Capabilities are per thread; the
-// caller is locked to its thread.
-func dropPrivileges(uid, gid uint32, groups []uint32) error {
+// capabilities (every capability when insecure) with no_new_privs set.
+// Capabilities are per thread; the caller is locked to its thread.
+func dropPrivileges(uid, gid uint32, groups []uint32, insecure bool) error {
+	keep := uint64(defaultCaps)
+	if insecure {
+		all, err := allCaps()
+		if err != nil {
+			return err
+		}
+		keep = all
+	}
 	// Dropping from the bounding set needs CAP_SETPCAP, which a non-root
 	// user loses at setuid below.
-	if err := limitBoundingSet(defaultCaps); err != nil {
+	if err := limitBoundingSet(keep); err != nil {
 		return err
 	}
 	gids := make([]int, len(groups))
@@ -81,7 +89,7 @@ func dropPrivileges(uid, gid uint32, groups []uint32) error {
 		return fmt.Errorf("setting user %d: %w", uid, err)
 	}
 	// setuid away from 0 already emptied the effective and permitted sets.
-	caps := defaultCaps
+	caps := keep
 	if uid != 0 {
 		caps = 0
 	}
@@ -95,6 +103,17 @@ func dropPrivileges(uid, gid uint32, groups []uint32) error {
 		return fmt.Errorf("setting no_new_privs: %w", err)
 	}
 	return nil
+}
+
+// allCaps is every capability the sandbox itself holds: the most a step
+// can be given (all the kernel knows when the builder runs as real root).
+func allCaps() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, fmt.Errorf("reading capabilities: %w", err)
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
 }
 
 // limitBoundingSet drops every capability outside keep from the bounding

@@ -63,6 +63,11 @@ type Spec struct {
 	// against the sandbox's capabilities (Docker's default set) as Docker
 	// resolves it, and compiled for this machine's architecture only.
 	SeccompUnconfined bool
+	// Insecure runs the command with every capability the kernel has
+	// instead of Docker's default set, and without a seccomp filter
+	// (RUN --security=insecure). Namespaces, the minimal /dev, nodev
+	// mounts and no_new_privs stay.
+	Insecure bool
 }
 
 // SecretFile is a secret the command sees as a read-only file.
