@@ -41,6 +41,7 @@ type buildFlags struct {
 	maxArchive    string
 	maxLayer      string
 	secrets       []string
+	ssh           []string
 	noCache       bool
 	noCacheFilter []string
 	jobs          int
@@ -96,6 +97,7 @@ in the state directory under its -t names (see builder images).`,
 	fl.StringVar(&f.cpus, "cpus", "", `CPUs each RUN step may use ("1.5"; "" or 0 for no limit)`)
 	fl.Int64Var(&f.pidsLimit, "pids-limit", defaultPidsLimit, "most processes each RUN step may have (0 or -1 for no limit)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, `secret for RUN --mount=type=secret ("id=NAME,src=FILE" or "id=NAME,env=VAR")`)
+	fl.StringArrayVar(&f.ssh, "ssh", nil, `SSH agent for RUN --mount=type=ssh: "default", "ID=SOCKET" or "ID=KEYFILE[,KEYFILE]" (repeatable)`)
 	fl.StringVar(&f.maxArchive, "max-archive-size", defaultMaxArchiveSize, `most bytes a local archive may expand to when ADD extracts it ("512m", "2g"; 0 or -1 for no limit)`)
 	fl.StringVar(&f.maxLayer, "max-layer-size", defaultMaxLayerSize, `most bytes a base-image layer may expand to ("8g"; 0 or -1 for no limit)`)
 	return cmd

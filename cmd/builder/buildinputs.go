@@ -147,6 +147,10 @@ func executorOptions(f buildFlags, contextDir string, labels, named map[string]s
 	if err != nil {
 		return eo, err
 	}
+	ssh, err := parseSSH(f.ssh, os.LookupEnv)
+	if err != nil {
+		return eo, err
+	}
 	return executor.Options{
 		Context:        contextDir,
 		NamedContexts:  named,
@@ -160,6 +164,7 @@ func executorOptions(f buildFlags, contextDir string, labels, named map[string]s
 		Snapshotter:    snap,
 		Limits:         limits,
 		Secrets:        secrets,
+		SSH:            ssh,
 		MaxArchiveSize: maxArchive,
 		MaxLayerSize:   maxLayer,
 	}, nil

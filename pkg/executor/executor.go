@@ -15,6 +15,7 @@ import (
 	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/source"
+	"github.com/ocibuilder/builder/internal/sshforward"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -93,6 +94,10 @@ type Options struct {
 	// Jobs bounds how many stages run at once; 0 means the number of
 	// CPUs.
 	Jobs int
+	// SSH are the SSH agents RUN --mount=type=ssh steps may use, by id
+	// (buildx's --ssh): one agent socket, or private key files an agent
+	// in the builder serves. The keys never enter a step's sandbox.
+	SSH map[string][]string
 	// Allow grants what a Dockerfile may only ask for with the builder's
 	// consent (buildx's --allow).
 	Allow []Entitlement
@@ -146,12 +151,16 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 	if o.Platform.OS == "" {
 		o.Platform = platforms.Default()
 	}
+	agents, err := sshAgents(o.SSH)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openState(ctx, o.State, o.Root)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
-	b := &builder{opts: o, graph: g, state: st}
+	b := &builder{opts: o, graph: g, state: st, ssh: agents}
 	if b.cache, err = cache.Open(st.dir.CacheDir()); err != nil {
 		return nil, err
 	}
@@ -204,6 +213,7 @@ type builder struct {
 	nextID atomic.Int64
 	cache  *cache.Cache
 	hasher *source.FileHasher
+	ssh    map[string]*sshforward.Agent
 
 	snapOnce   sync.Once
 	snap       snapshot.Snapshotter

@@ -141,10 +141,17 @@ func buildErr(t testing.TB, s spec) (error, *parser.Error) {
 }
 
 // checkNoLeftovers fails when root/tmp holds scratch data of a finished
-// build: its directory, its lock or a half-written blob.
+// build: its directory, its lock or a half-written blob. A build refused
+// before it opened the state directory leaves root empty.
 func checkNoLeftovers(t testing.TB, root string) {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(root, "tmp"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if all, err := os.ReadDir(root); err != nil || len(all) != 0 {
+			t.Errorf("state directory without tmp holds %v (%v)", all, err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("reading state tmp: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/internal/cachemount"
 	"github.com/ocibuilder/builder/internal/source"
+	"github.com/ocibuilder/builder/internal/sshforward"
 	"github.com/ocibuilder/builder/pkg/executor/sandbox"
 	"github.com/ocibuilder/builder/pkg/parser"
 )
@@ -24,6 +25,16 @@ type stepMounts struct {
 	// fs are the bind, cache and tmpfs mounts, prepared only when the
 	// step runs (prepareMounts).
 	fs []*fsMount
+	// ssh are the agent sockets, served only while the step runs.
+	ssh []sshMount
+}
+
+// sshMount is a RUN --mount=type=ssh: an agent served at target.
+type sshMount struct {
+	agent    *sshforward.Agent
+	target   string
+	uid, gid int
+	mode     os.FileMode
 }
 
 // fsMount is a bind, cache or tmpfs mount of a RUN step, checked and with
@@ -50,6 +61,11 @@ func (b *builder) runMounts(step *parser.Step, mounts []*instructions.Mount, wor
 		switch m.Type {
 		case instructions.MountTypeSecret:
 			if err := out.addSecret(m, target, b.opts.Secrets); err != nil {
+				return out, err
+			}
+			continue
+		case instructions.MountTypeSSH:
+			if err := out.addSSH(m, target, b.ssh); err != nil {
 				return out, err
 			}
 			continue
@@ -201,6 +217,62 @@ func (out *stepMounts) addSecret(m *instructions.Mount, target string, secrets m
 	}
 	out.secrets = append(out.secrets, f)
 	return nil
+}
+
+// addSSH adds an ssh mount, as BuildKit resolves it: id defaults to
+// "default", target to /run/buildkit/ssh_agent.N (N counting the step's
+// ssh mounts), the socket is 0600 and owned by root unless mode, uid and
+// gid say otherwise, and SSH_AUTH_SOCK names the first. An id the build
+// was not given is left out unless the mount is required.
+func (out *stepMounts) addSSH(m *instructions.Mount, target string, agents map[string]*sshforward.Agent) error {
+	id := m.CacheID
+	if id == "" {
+		id = "default"
+	}
+	a, ok := agents[id]
+	if !ok {
+		if m.Required {
+			return fmt.Errorf("RUN --mount=type=ssh,id=%s: no SSH agent of that id was given (--ssh %s=SOCKET|KEYFILE)", id, id)
+		}
+		return nil
+	}
+	if target == "" {
+		target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", len(out.ssh))
+	}
+	if target == "/" {
+		return fmt.Errorf("RUN --mount=type=ssh,id=%s: target %q is the root", id, m.Target)
+	}
+	sm := sshMount{agent: a, target: target, mode: 0o600}
+	if m.Mode != nil {
+		if *m.Mode > 0o777 {
+			return fmt.Errorf("RUN --mount=type=ssh,id=%s: mode %o has more than permission bits", id, *m.Mode)
+		}
+		sm.mode = os.FileMode(*m.Mode)
+	}
+	if m.UID != nil {
+		sm.uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		sm.gid = int(*m.GID)
+	}
+	if len(out.ssh) == 0 {
+		out.env = append(out.env, "SSH_AUTH_SOCK="+target)
+	}
+	out.ssh = append(out.ssh, sm)
+	return nil
+}
+
+// sshAgents opens the agents of Options.SSH.
+func sshAgents(ids map[string][]string) (map[string]*sshforward.Agent, error) {
+	out := make(map[string]*sshforward.Agent, len(ids))
+	for id, paths := range ids {
+		a, err := sshforward.New(id, paths)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = a
+	}
+	return out, nil
 }
 
 // withEnv returns env with each KEY=value of extra set, replacing an

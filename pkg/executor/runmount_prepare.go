@@ -62,7 +62,36 @@ func (b *builder) prepareMounts(ctx context.Context, ms stepMounts, scratch stri
 		m.Target = fm.target
 		pm.mounts = append(pm.mounts, m)
 	}
+	for i, sm := range ms.ssh {
+		m, err := pm.serveSSH(i, sm)
+		if err != nil {
+			return nil, errors.Join(err, pm.release())
+		}
+		pm.mounts = append(pm.mounts, m)
+	}
 	return pm, nil
+}
+
+// serveSSH serves the i-th ssh mount's agent on a socket in the scratch
+// directory, bound into the sandbox at its target. The socket is made
+// through /proc/self/fd, so that a deep state directory does not exceed
+// the length a socket's path may have.
+func (pm *preparedMounts) serveSSH(i int, sm sshMount) (sandbox.Mount, error) {
+	if err := os.MkdirAll(pm.scratch, 0o700); err != nil {
+		return sandbox.Mount{}, err
+	}
+	d, err := os.Open(pm.scratch)
+	if err != nil {
+		return sandbox.Mount{}, err
+	}
+	defer d.Close()
+	name := "ssh-" + strconv.Itoa(i) + ".sock"
+	l, err := sm.agent.Listen(fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), name), sm.uid, sm.gid, sm.mode)
+	if err != nil {
+		return sandbox.Mount{}, fmt.Errorf("RUN --mount=type=ssh: %w", err)
+	}
+	pm.undo = append(pm.undo, l.Close)
+	return sandbox.Mount{Target: sm.target, Source: filepath.Join(pm.scratch, name)}, nil
 }
 
 // prepareCache acquires a cache mount's directory.
