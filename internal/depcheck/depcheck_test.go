@@ -30,10 +30,11 @@ var rules = []struct {
 	{pkg: "internal/imageuser", allowed: []string{"internal/source", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "internal/cache", allowed: []string{"internal/fsutil"}},
 	{pkg: "internal/cachemount", allowed: []string{"internal/fsutil"}},
+	{pkg: "internal/sshforward"},
 	{pkg: "internal/cgroup", allowed: []string{"internal/units"}},
 	{pkg: "internal/units"},
 	{pkg: "internal/platforms"},
-	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/statedir", "pkg/executor/", "internal/cache", "internal/cachemount", "internal/cgroup", "internal/copier", "internal/imageuser", "internal/snapshot", "internal/source", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
+	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/statedir", "pkg/executor/", "internal/cache", "internal/cachemount", "internal/cgroup", "internal/copier", "internal/imageuser", "internal/snapshot", "internal/source", "internal/sshforward", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
 }
 
 func TestDependencies(t *testing.T) {
