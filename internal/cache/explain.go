@@ -167,7 +167,7 @@ func fileChanges(old, cur []File) string {
 	return "files changed: " + list(parts)
 }
 
-// sourceChanges describes changed stage, image and URL sources.
+// sourceChanges describes changed stage, image, URL and mount sources.
 func sourceChanges(old, cur []string) string {
 	if slices.Equal(old, cur) {
 		return ""
@@ -186,6 +186,8 @@ func sourceChanges(old, cur []string) string {
 			parts = append(parts, "image "+name+" changed")
 		case "url":
 			parts = append(parts, "content of "+name+" changed")
+		case "bind", "cache":
+			parts = append(parts, "what the "+kind+" mount at "+name+" reads changed")
 		default:
 			parts = append(parts, s+" changed")
 		}

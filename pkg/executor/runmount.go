@@ -101,7 +101,11 @@ func (b *builder) fsMount(step *parser.Step, i int, m *instructions.Mount, targe
 	if m.Type == instructions.MountTypeTmpfs || (m.Type == instructions.MountTypeCache && m.From == "") {
 		return fm, nil
 	}
-	src := path.Clean("/" + m.Source)
+	// Relative to the source's root, as COPY names its sources.
+	src := strings.TrimPrefix(path.Clean("/"+m.Source), "/")
+	if src == "" {
+		src = "."
+	}
 	var stage *parser.Stage
 	if i < len(step.MountStages) {
 		stage = step.MountStages[i]
