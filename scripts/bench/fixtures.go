@@ -10,7 +10,9 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -362,4 +364,30 @@ func genBigText(dir string) error {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return setFixtureTime(p)
+}
+
+// writeGoService copies examples/go-service into dir, unless there, with
+// its greeting worded after nonce, so that each round compiles a change.
+func writeGoService(dir, nonce string) error {
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		if err := os.CopyFS(dir, os.DirFS(filepath.Join("examples", "go-service"))); err != nil {
+			return fmt.Errorf("copying examples/go-service: %w", err)
+		}
+	}
+	p := filepath.Join(dir, "internal", "greeting", "greeting.go")
+	code, err := os.ReadFile(filepath.Join("examples", "go-service", "internal", "greeting", "greeting.go"))
+	if err != nil {
+		return err
+	}
+	changed := strings.Replace(string(code), `"hello, "`, strconv.Quote("hello ("+nonce+"), "), 1)
+	return os.WriteFile(p, []byte(changed), 0o644)
+}
+
+// goRoot is the host's Go toolchain, given to the go-service builds.
+func goRoot() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return runtime.GOROOT()
+	}
+	return strings.TrimSpace(string(out))
 }

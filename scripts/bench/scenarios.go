@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -66,7 +67,49 @@ func (h *harness) from(image string) string { return "FROM " + h.reg.host + "/" 
 
 // scenarios defines the benchmark, in the order each round runs it.
 func (h *harness) scenarios() []*group {
-	return []*group{h.smallGroup(), h.copyGroup(), h.run100kGroup(), h.debianGroup(), h.gzipGroup()}
+	return []*group{h.smallGroup(), h.copyGroup(), h.run100kGroup(), h.debianGroup(), h.gzipGroup(), h.goServiceGroup()}
+}
+
+// goServiceGroup compiles examples/go-service with the host's Go toolchain
+// bound from a named context and cache mounts for the Go caches: from
+// empty state, then again after one source file changed, which reuses the
+// build cache.
+func (h *harness) goServiceGroup() *group {
+	ctxDir := h.path("contexts", "go-service")
+	spec := func(r int) (buildSpec, error) {
+		if err := writeGoService(ctxDir, h.roundNonce(r)); err != nil {
+			return buildSpec{}, err
+		}
+		text, err := os.ReadFile(filepath.Join("examples", "go-service", "Dockerfile"))
+		if err != nil {
+			return buildSpec{}, err
+		}
+		// buildah 1.28 takes absolute mount targets only; BuildKit (and
+		// the builder) join relative ones to WORKDIR /src.
+		df := strings.NewReplacer("FROM busybox AS build", h.from("busybox")+" AS build",
+			"target=go.mod", "target=/src/go.mod", "target=go.sum", "target=/src/go.sum", "target=.", "target=/src").Replace(string(text))
+		s, err := h.spec("go-service", df, ctxDir)
+		s.args = []string{"--build-context", "go=" + goRoot()}
+		return s, err
+	}
+	return &group{chained: true, scenarios: []*scenario{
+		{name: "go-service-cold", cold: true, target: 1.0,
+			desc: "examples/go-service (Go toolchain bound from a named context, cache mounts for modules and the build cache, FROM scratch final stage); empty state",
+			prepare: func(r int) (buildSpec, error) {
+				if err := os.RemoveAll(ctxDir); err != nil {
+					return buildSpec{}, err
+				}
+				return spec(r)
+			}},
+		{name: "go-service-onefile", target: 1.0,
+			desc: "go-service again on its state after one source file changed: the compile step reuses the Go build cache",
+			prepare: func(r int) (buildSpec, error) {
+				if err := writeGoService(ctxDir, h.roundNonce(r)+"-changed"); err != nil {
+					return buildSpec{}, err
+				}
+				return spec(r)
+			}},
+	}}
 }
 
 // smallGroup is a small build, from empty state and then again.

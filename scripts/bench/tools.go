@@ -33,6 +33,8 @@ type tool interface {
 type buildSpec struct {
 	dockerfile string
 	context    string
+	// args are more build flags both tools take (--build-context).
+	args []string
 }
 
 // builderTool is this project's builder.
@@ -62,9 +64,10 @@ func (t *builderTool) remove(context.Context) error { return removeTree(t.root) 
 
 func (t *builderTool) build(ctx context.Context, spec buildSpec, tag, out string, log *os.File) (time.Duration, error) {
 	start := time.Now()
-	err := runTo(ctx, log, t.env, t.bin, "build", "--root", t.root, "--progress", "plain",
-		"-f", spec.dockerfile, "-t", "bench:"+tag,
-		"-o", "type=oci,dest="+out+",tar=false", "--compression", "gzip", spec.context)
+	args := append([]string{"build", "--root", t.root, "--progress", "plain",
+		"-f", spec.dockerfile, "-t", "bench:" + tag,
+		"-o", "type=oci,dest=" + out + ",tar=false", "--compression", "gzip"}, spec.args...)
+	err := runTo(ctx, log, t.env, t.bin, append(args, spec.context)...)
 	return time.Since(start), err
 }
 
@@ -111,7 +114,7 @@ func (t *buildahTool) remove(ctx context.Context) error {
 
 func (t *buildahTool) build(ctx context.Context, spec buildSpec, tag, out string, log *os.File) (time.Duration, error) {
 	image := "bench:" + tag
-	bud := t.Args(append(t.budFlags(), "-f", spec.dockerfile, "-t", image, spec.context)...)
+	bud := t.Args(append(append(t.budFlags(), spec.args...), "-f", spec.dockerfile, "-t", image, spec.context)...)
 	push := t.Args(append(append([]string{"push"}, t.pushFlags...), image, "oci:"+out+":latest")...)
 	start := time.Now()
 	if err := runTo(ctx, log, t.Env, t.Bin, bud...); err != nil {
