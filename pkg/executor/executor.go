@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/internal/cgroup"
+	"github.com/ocibuilder/builder/internal/gitsource"
 	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/source"
@@ -53,6 +54,10 @@ type Options struct {
 	Labels map[string]string
 	// HTTPClient fetches ADD URLs; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// GitEnv is the environment git sees when ADD fetches a git
+	// repository, of which only PATH, SSH_AUTH_SOCK, GIT_SSH_COMMAND and
+	// the proxy variables are passed on; nil means os.Environ().
+	GitEnv []string
 	// Progress receives events; nil discards them.
 	Progress Progress
 	// Network is the network of RUN steps without --network; the zero
@@ -148,7 +153,7 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 		return nil, err
 	}
 	defer st.close()
-	b := &builder{opts: o, graph: g, state: st}
+	b := &builder{opts: o, graph: g, state: st, git: gitsource.New(o.GitEnv)}
 	if b.cache, err = cache.Open(st.dir.CacheDir()); err != nil {
 		return nil, err
 	}
@@ -201,6 +206,7 @@ type builder struct {
 	nextID atomic.Int64
 	cache  *cache.Cache
 	hasher *source.FileHasher
+	git    *gitsource.Git
 
 	snapOnce   sync.Once
 	snap       snapshot.Snapshotter
