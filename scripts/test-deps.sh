@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the programs the tests drive: a real
-# registry server, image copy and unpack tools, compressors, dpkg, and
-# what the device and reflink tests need (loop devices, XFS).
+# registry server, image copy and unpack tools, compressors, dpkg, what
+# the device and reflink tests need (loop devices, XFS), and git with an
+# ssh server and client for the git sources of ADD (the ssh server's
+# service stays disabled: tests run their own sshd on loopback).
 set -euo pipefail
 exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	docker-registry:docker-registry \
@@ -14,4 +16,7 @@ exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	zstd:zstd \
 	dpkg-deb:dpkg \
 	mkfs.xfs:xfsprogs \
-	losetup:mount
+	losetup:mount \
+	git:git \
+	ssh-agent:openssh-client \
+	/usr/sbin/sshd:openssh-server

@@ -188,6 +188,10 @@ func sourceChanges(old, cur []string) string {
 			parts = append(parts, "content of "+name+" changed")
 		case "bind", "cache":
 			parts = append(parts, "what the "+kind+" mount at "+name+" reads changed")
+		case "git":
+			_, after, _ := strings.Cut(rest, " ")
+			commit, _, _ := strings.Cut(after, " ")
+			parts = append(parts, "git repository "+name+" is now at commit "+commit)
 		default:
 			parts = append(parts, s+" changed")
 		}

@@ -230,6 +230,12 @@ func TestExplain(t *testing.T) {
 			want: "content of https://e.test/f changed",
 		},
 		{
+			name: "git commit changed",
+			last: entry("ADD https://e.test/r.git /r", copyIn(func(in *cache.Input) { in.Sources = []string{"git https://e.test/r.git 1111"} }), nil),
+			cur:  entry("ADD https://e.test/r.git /r", copyIn(func(in *cache.Input) { in.Sources = []string{"git https://e.test/r.git 2222"} }), nil),
+			want: "git repository https://e.test/r.git is now at commit 2222",
+		},
+		{
 			name: "other source kind",
 			last: entry("COPY --from=ctx a /a", copyIn(nil), nil),
 			cur:  entry("COPY --from=ctx a /a", copyIn(func(in *cache.Input) { in.Sources = []string{"context ctx"} }), nil),

@@ -26,6 +26,7 @@ var rules = []struct {
 	{pkg: "internal/snapshot", allowed: []string{"pkg/layer", "internal/fsutil", "internal/units"}},
 	{pkg: "pkg/executor/sandbox", allowed: []string{"internal/fsutil"}},
 	{pkg: "internal/source", allowed: []string{"internal/fsutil"}},
+	{pkg: "internal/gitsource", allowed: []string{"internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry"}},
 	{pkg: "internal/copier", allowed: []string{"internal/snapshot", "internal/source", "pkg/layer", "internal/fsutil", "internal/units"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "internal/imageuser", allowed: []string{"internal/source", "internal/fsutil"}, forbidden: []string{"github.com/google/go-containerregistry", "github.com/moby/buildkit"}},
 	{pkg: "internal/cache", allowed: []string{"internal/fsutil"}},
@@ -34,7 +35,7 @@ var rules = []struct {
 	{pkg: "internal/cgroup", allowed: []string{"internal/units"}},
 	{pkg: "internal/units"},
 	{pkg: "internal/platforms"},
-	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/statedir", "pkg/executor/", "internal/cache", "internal/cachemount", "internal/cgroup", "internal/copier", "internal/imageuser", "internal/snapshot", "internal/source", "internal/sshforward", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
+	{pkg: "pkg/executor", allowed: []string{"pkg/layer", "pkg/oci", "pkg/parser", "pkg/statedir", "pkg/executor/", "internal/cache", "internal/cachemount", "internal/cgroup", "internal/copier", "internal/gitsource", "internal/imageuser", "internal/snapshot", "internal/source", "internal/sshforward", "internal/fsutil", "internal/units", "internal/platforms"}, forbidden: []string{"github.com/google/go-containerregistry"}},
 }
 
 func TestDependencies(t *testing.T) {

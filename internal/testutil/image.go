@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +13,8 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 
+	"github.com/ocibuilder/builder/internal/fsutil"
 	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/pkg/layer"
 	"github.com/ocibuilder/builder/pkg/oci"
@@ -107,19 +106,8 @@ func WriteTree(t testing.TB, dir string, entries ...Entry) {
 // directory.
 func SetTreeTimes(t testing.TB, dir string, mt time.Time) {
 	t.Helper()
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
-		paths = append(paths, p)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("walking %s: %v", dir, err)
-	}
-	ts := unix.NsecToTimespec(mt.UnixNano())
-	for _, p := range slices.Backward(paths) {
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			t.Fatalf("setting times of %s: %v", p, err)
-		}
+	if err := fsutil.SetTreeTimes(dir, mt); err != nil {
+		t.Fatal(err)
 	}
 }
 

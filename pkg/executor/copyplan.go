@@ -43,6 +43,7 @@ type copyPlan struct {
 
 	local     []string                    // the sources that are not URLs, in order
 	downloads map[string]*source.Download // URL sources fetched, by URL; removed by close
+	gits      map[string]*gitSource       // git sources, by source; checkouts removed by close
 
 	from      copyFrom
 	named     *source.Context // a named local context, opened for this step
@@ -87,9 +88,11 @@ type copyFrom struct {
 
 // planCopy parses and checks a COPY or ADD and works out where its
 // sources are. URL sources without a --checksum are fetched here: the key
-// names them by their content.
+// names them by their content. Git sources are resolved to a commit here,
+// which the key names; they are checked out only when the copy runs.
 func (b *builder) planCopy(ctx context.Context, step *parser.Step, r copyRequest, log io.Writer) (*copyPlan, error) {
-	p := &copyPlan{b: b, step: step, r: r, op: r.op(), log: log, downloads: map[string]*source.Download{}}
+	p := &copyPlan{b: b, step: step, r: r, op: r.op(), log: log, downloads: map[string]*source.Download{},
+		gits: map[string]*gitSource{}}
 	if r.chmod != "" {
 		m, err := parseChmod(r.chmod)
 		if err != nil {
@@ -102,6 +105,13 @@ func (b *builder) planCopy(ctx context.Context, step *parser.Step, r copyRequest
 		return nil, err
 	}
 	for _, src := range r.srcs {
+		if isGit, err := p.planGit(ctx, src); isGit || err != nil {
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			continue
+		}
 		if !source.IsURL(src) {
 			p.local = append(p.local, src)
 			continue
@@ -154,6 +164,9 @@ func (p *copyPlan) close() {
 	}
 	for _, d := range p.downloads {
 		os.Remove(d.Path)
+	}
+	for _, g := range p.gits {
+		g.close()
 	}
 }
 
@@ -237,11 +250,18 @@ func (p *copyPlan) input(ctx context.Context, ss *stageState) (cache.Input, []ca
 	for _, e := range r.exclude {
 		in.Args = append(in.Args, "--exclude="+e)
 	}
+	if r.keepGitDir != nil {
+		in.Args = append(in.Args, "--keep-git-dir="+strconv.FormatBool(*r.keepGitDir))
+	}
 	in.Args = append(in.Args, r.srcs...)
 	for _, c := range r.contents {
 		in.Args = append(in.Args, "<<"+c.Path+"="+digest.FromString(c.Data).String())
 	}
 	for _, src := range r.srcs {
+		if g := p.gits[src]; g != nil {
+			in.Sources = append(in.Sources, g.cacheSource())
+			continue
+		}
 		if !source.IsURL(src) {
 			continue
 		}
@@ -421,6 +441,14 @@ func (p *copyPlan) items(ctx context.Context, fsys source.FS) ([]copyItem, error
 	var matches [][]sourceMatch
 	li := 0
 	for _, src := range p.r.srcs {
+		if g := p.gits[src]; g != nil {
+			it, err := p.gitItem(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, it)
+			continue
+		}
 		if source.IsURL(src) {
 			d, err := p.download(ctx, src)
 			if err != nil {

@@ -33,6 +33,8 @@ type copyRequest struct {
 	add      bool // ADD: URLs and local archives
 	unpack   bool
 	checksum string
+	// keepGitDir is ADD --keep-git-dir; nil when not given.
+	keepGitDir *bool
 }
 
 // copyStep runs a COPY or ADD through the step cache. It reports whether

@@ -82,7 +82,7 @@ func copyCommand(c *instructions.CopyCommand) copyRequest {
 func addCommand(c *instructions.AddCommand) copyRequest {
 	return copyRequest{srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
 		chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns,
-		add: true, unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum}
+		add: true, unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum, keepGitDir: c.KeepGitDir}
 }
 
 // declareArgs handles ARG: a build arg overrides the default; without

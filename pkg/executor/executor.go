@@ -12,6 +12,7 @@ import (
 
 	"github.com/ocibuilder/builder/internal/cache"
 	"github.com/ocibuilder/builder/internal/cgroup"
+	"github.com/ocibuilder/builder/internal/gitsource"
 	"github.com/ocibuilder/builder/internal/platforms"
 	"github.com/ocibuilder/builder/internal/snapshot"
 	"github.com/ocibuilder/builder/internal/source"
@@ -54,6 +55,10 @@ type Options struct {
 	Labels map[string]string
 	// HTTPClient fetches ADD URLs; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// GitEnv is the environment git sees when ADD fetches a git
+	// repository, of which only PATH, SSH_AUTH_SOCK, GIT_SSH_COMMAND and
+	// the proxy variables are passed on; nil means os.Environ().
+	GitEnv []string
 	// Progress receives events; nil discards them.
 	Progress Progress
 	// Network is the network of RUN steps without --network; the zero
@@ -160,7 +165,7 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 		return nil, err
 	}
 	defer st.close()
-	b := &builder{opts: o, graph: g, state: st, ssh: agents}
+	b := &builder{opts: o, graph: g, state: st, ssh: agents, git: gitsource.New(o.GitEnv)}
 	if b.cache, err = cache.Open(st.dir.CacheDir()); err != nil {
 		return nil, err
 	}
@@ -214,6 +219,7 @@ type builder struct {
 	cache  *cache.Cache
 	hasher *source.FileHasher
 	ssh    map[string]*sshforward.Agent
+	git    *gitsource.Git
 
 	snapOnce   sync.Once
 	snap       snapshot.Snapshotter
