@@ -19,7 +19,8 @@ type Record struct {
 	Key    digest.Digest       `json:"key"`
 	Layer  *ocispec.Descriptor `json:"layer,omitempty"`
 	DiffID digest.Digest       `json:"diffID,omitempty"`
-	// Below is the chain ID of the layers the step ran on. A step's key
+	// Below is the chain ID of the layers the step ran on (that of no
+	// layers for a step made apart from them, COPY --link). A step's key
 	// names its parent step's inputs, not what the parent produced; when
 	// a parent is run again (its record lost, or --no-cache-filter) and
 	// produces other bytes, Below tells the records built on the old

@@ -122,6 +122,12 @@ func (c *Copier) MkdirParents(p string) error {
 	return c.MkdirAll(parentDir(p), c.dirPerm())
 }
 
+// MkdirDest makes the destination directory p as a copy into it makes
+// it: its missing components as MkdirParents makes them.
+func (c *Copier) MkdirDest(p string) error {
+	return c.MkdirAll(p, c.dirPerm())
+}
+
 // MkdirAll makes sure every component of p is a directory in the upper,
 // copying up directories the lower layers have and creating the rest with
 // permission bits perm, owned by Options.Owner.

@@ -24,10 +24,10 @@ func (c *Copier) CopyInto(fsys source.FS, src, dst string) error {
 		// Only the directory's contents are copied: the destination is
 		// made like any missing parent, or keeps its metadata when the
 		// image has it, as in docker.
-		if err := c.MkdirAll(dst, c.dirPerm()); err != nil {
+		if err := c.MkdirDest(dst); err != nil {
 			return err
 		}
-		return c.copyTree(fsys, src, dst)
+		return c.copyTree(fsys, src, "", dst)
 	}
 	if err := c.MkdirParents(dst); err != nil {
 		return err
@@ -35,11 +35,12 @@ func (c *Copier) CopyInto(fsys source.FS, src, dst string) error {
 	return c.CopyEntry(fsys, src, dst, fi)
 }
 
-// copyTree copies the contents of the directory src into dst, as Walk
-// lists them.
-func (c *Copier) copyTree(fsys source.FS, src, dst string) error {
-	return Walk(c.ctx, fsys, src, "", c.opts.Exclude, func(s, rel string, fi fs.FileInfo) error {
-		return c.CopyEntry(fsys, s, path.Join(dst, rel), fi)
+// copyTree copies the contents of the directory src, at rel below the
+// directory --exclude patterns are matched from, as Walk lists them: each
+// entry to its path below root.
+func (c *Copier) copyTree(fsys source.FS, src, rel, root string) error {
+	return Walk(c.ctx, fsys, src, rel, c.opts.Exclude, func(s, r string, fi fs.FileInfo) error {
+		return c.CopyEntry(fsys, s, path.Join(root, r), fi)
 	})
 }
 

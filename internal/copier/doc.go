@@ -7,8 +7,11 @@
 // [New] opens a [Copier] on an empty upper directory. The step then calls
 // [Copier.ResolveDest] once for its destination and, per source,
 // [Copier.CopyInto] (a directory's contents), [Copier.CopyEntry] (a single
-// entry), [Copier.WriteFile] (a heredoc or a download) or
-// [Copier.Extract] (an archive ADD unpacks). [Copier.Finish] sets the
+// entry), [Copier.CopyWithParents] (an entry with the directories above
+// it, for COPY --parents), [Copier.WriteFile] (a heredoc or a download) or
+// [Copier.Extract] (an archive ADD unpacks). A copy over no lower layers
+// (an empty stack) writes a layer that does not depend on the image, as
+// COPY --link does. [Copier.Finish] sets the
 // directory times the writes disturbed, [Copier.Changes] lists what the
 // step wrote for the layer, and [Copier.Close] releases the directory
 // descriptors. [Walk] lists a source directory in the order and with the

@@ -26,7 +26,7 @@ func Walk(ctx context.Context, fsys source.FS, dir, rel string, exclude *pattern
 	}
 	for _, e := range ents {
 		r := path.Join(rel, e.Name())
-		if excludedBy(exclude, r) {
+		if Excluded(exclude, r) {
 			continue
 		}
 		p := path.Join(dir, e.Name())
@@ -46,9 +46,9 @@ func Walk(ctx context.Context, fsys source.FS, dir, rel string, exclude *pattern
 	return nil
 }
 
-// excludedBy reports whether --exclude patterns exclude rel, a path below
+// Excluded reports whether --exclude patterns exclude rel, a path below
 // a source directory; nil excludes nothing.
-func excludedBy(exclude *patternmatcher.PatternMatcher, rel string) bool {
+func Excluded(exclude *patternmatcher.PatternMatcher, rel string) bool {
 	if exclude == nil {
 		return false
 	}

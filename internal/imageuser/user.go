@@ -40,6 +40,18 @@ func chownSpec(s string) string {
 	return u + ":" + g
 }
 
+// ChownByName reports whether a --chown value names its user or group
+// instead of giving numbers, so that resolving it reads the image's
+// /etc/passwd or /etc/group.
+func ChownByName(value string) bool {
+	u, g, hasGroup := strings.Cut(chownSpec(value), ":")
+	if _, ok := numericID(u); !ok {
+		return true
+	}
+	_, ok := numericID(g)
+	return hasGroup && !ok
+}
+
 // parseChown resolves a --chown value ("user", "user:group", numeric or
 // names) against the image's /etc/passwd and /etc/group. As in docker, a
 // user without a group takes the user's primary group, or the same number

@@ -64,6 +64,10 @@ type copyItem struct {
 	open    func() (io.ReadCloser, error)
 	mode    fs.FileMode
 	modTime time.Time // zero: the build's creation time
+	url     bool      // a download, at path on the host
+	// With COPY --parents, rel is the path the entry keeps below the
+	// destination, and pivot the directory of fsys it is below.
+	rel, pivot string
 }
 
 // fromKind is what a step's --from names.
@@ -227,7 +231,13 @@ func (p *copyPlan) resolveLocal(fsys source.FS) ([][]sourceMatch, error) {
 	}
 	out := make([][]sourceMatch, len(p.local))
 	for i, src := range p.local {
-		ms, err := resolveSource(fsys, p.r, src)
+		var ms []sourceMatch
+		var err error
+		if p.r.parents {
+			ms, err = p.resolveParents(fsys, src)
+		} else {
+			ms, err = resolveSource(fsys, p.r, src)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +256,15 @@ func (p *copyPlan) input(ctx context.Context, ss *stageState) (cache.Input, []ca
 	r := p.r
 	in := cache.Input{Op: p.op, Workdir: ss.cfg.Config.WorkingDir, BuildArgs: usedArgs(ss, p.step)}
 	in.Args = append(in.Args, "--from="+r.from, "--chown="+r.chown, "--chmod="+r.chmod,
-		"--unpack="+strconv.FormatBool(r.add && r.unpack), "--checksum="+r.checksum, "--dest="+r.dest)
+		"--unpack="+strconv.FormatBool(r.unpackLocal()), "--checksum="+r.checksum, "--dest="+r.dest)
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"--unpack-urls", r.unpackURL()}, {"--parents", r.parents}, {"--link", r.linked()}} {
+		if f.set {
+			in.Args = append(in.Args, f.name)
+		}
+	}
 	for _, e := range r.exclude {
 		in.Args = append(in.Args, "--exclude="+e)
 	}
@@ -361,22 +379,32 @@ func (p *copyPlan) contextFiles(ctx context.Context, cx *source.Context) (files 
 	if err != nil {
 		return nil, nil, err
 	}
+	listed := map[string]bool{} // the directories --parents keeps, once
+	list := func(fp string, walk bool, rel string) error {
+		fi, err := cx.Lstat(fp)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", p.op, fp, err)
+		}
+		if err := record(fp, "", fi); err != nil || !walk || !fi.IsDir() {
+			return err
+		}
+		return copier.Walk(ctx, cx, fp, rel, p.exclude, record)
+	}
 	for _, ms := range matches {
 		for _, m := range ms {
 			if path.Base(m.name) != path.Base(m.path) {
 				names = append(names, "--name="+m.path+"="+path.Base(m.name))
 			}
-			fi, err := cx.Lstat(m.path)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s %q: %w", p.op, m.path, err)
-			}
-			if err := record(m.path, "", fi); err != nil {
-				return nil, nil, err
-			}
-			if fi.IsDir() {
-				if err := copier.Walk(ctx, cx, m.path, "", p.exclude, record); err != nil {
-					return nil, nil, err
+			for _, d := range keptParents(m) {
+				if !listed[d] {
+					listed[d] = true
+					if err := list(d, false, ""); err != nil {
+						return nil, nil, err
+					}
 				}
+			}
+			if err := list(m.path, true, m.rel); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
@@ -454,7 +482,7 @@ func (p *copyPlan) items(ctx context.Context, fsys source.FS) ([]copyItem, error
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, copyItem{name: d.Name, path: d.Path, mode: 0o600, modTime: d.ModTime})
+			items = append(items, copyItem{name: d.Name, path: d.Path, mode: 0o600, modTime: d.ModTime, url: true})
 			continue
 		}
 		if fsys == nil {
@@ -467,7 +495,7 @@ func (p *copyPlan) items(ctx context.Context, fsys source.FS) ([]copyItem, error
 			}
 		}
 		for _, m := range matches[li] {
-			items = append(items, copyItem{fsys: fsys, path: m.path, name: path.Base(m.name)})
+			items = append(items, copyItem{fsys: fsys, path: m.path, name: path.Base(m.name), rel: m.rel, pivot: m.pivot})
 		}
 		li++
 	}

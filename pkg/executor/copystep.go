@@ -30,8 +30,9 @@ type copyRequest struct {
 	chmod    string
 	exclude  []string
 	parents  bool
-	add      bool // ADD: URLs and local archives
-	unpack   bool
+	link     bool
+	add      bool  // ADD: URLs and local archives
+	unpack   *bool // ADD --unpack; nil when not given
 	checksum string
 	// keepGitDir is ADD --keep-git-dir; nil when not given.
 	keepGitDir *bool
@@ -40,8 +41,10 @@ type copyRequest struct {
 // copyStep runs a COPY or ADD through the step cache. It reports whether
 // the step changed the filesystem.
 func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Step, r copyRequest, sr *stepRun) (bool, error) {
-	if r.parents {
-		return false, fmt.Errorf("%s --parents is not supported", r.op())
+	if r.linked() && r.chown != "" && imageuser.ChownByName(r.chown) {
+		// BuildKit's rule: a linked copy does not see the image's
+		// /etc/passwd and /etc/group.
+		return false, fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", r.chown)
 	}
 	p, err := b.planCopy(ctx, step, r, sr)
 	if err != nil {
@@ -52,7 +55,11 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 	if err != nil {
 		return false, err
 	}
-	return b.layerStep(ss, step, sr, in, files, func() (bool, error) {
+	run := b.layerStep
+	if r.linked() {
+		run = b.linkedLayerStep
+	}
+	return run(ss, step, sr, in, files, func() (bool, error) {
 		return b.doCopy(ctx, ss, step, p)
 	})
 }
@@ -65,9 +72,21 @@ func (r copyRequest) op() string {
 	return "COPY"
 }
 
+// unpackLocal reports whether ADD extracts local archives: unless
+// --unpack=false.
+func (r copyRequest) unpackLocal() bool {
+	return r.add && (r.unpack == nil || *r.unpack)
+}
+
+// unpackURL reports whether ADD extracts downloaded archives: only with
+// --unpack=true, as in BuildKit.
+func (r copyRequest) unpackURL() bool {
+	return r.add && r.unpack != nil && *r.unpack
+}
+
 // doCopy copies what the plan resolved into a new layer.
 func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step, p *copyPlan) (bool, error) {
-	lower, err := b.stack(ctx, ss)
+	lower, err := b.copyLower(ctx, ss, p.r)
 	if err != nil {
 		return false, err
 	}
@@ -105,7 +124,9 @@ func (b *builder) doCopy(ctx context.Context, ss *stageState, step *parser.Step,
 // against the working directory.
 func (b *builder) copyItems(ctx context.Context, cp *copier.Copier, ss *stageState, p *copyPlan, items []copyItem) error {
 	dest := p.r.dest
-	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+	// With --parents the sources keep their paths below the destination,
+	// as below a directory.
+	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.") || p.r.parents
 	if !path.IsAbs(dest) {
 		wd := ss.cfg.Config.WorkingDir
 		if wd == "" {
@@ -121,6 +142,12 @@ func (b *builder) copyItems(ctx context.Context, cp *copier.Copier, ss *stageSta
 	if err != nil {
 		return fmt.Errorf("%s destination %s: %w", p.op, dest, err)
 	}
+	if p.r.parents {
+		// As in BuildKit, whatever the patterns match.
+		if err := cp.MkdirDest(resolved); err != nil {
+			return err
+		}
+	}
 	for _, it := range items {
 		if err := b.copyOne(ctx, cp, it, resolved, destIsDir, p.r); err != nil {
 			return err
@@ -133,6 +160,9 @@ func (b *builder) copyItems(ctx context.Context, cp *copier.Copier, ss *stageSta
 type sourceMatch struct {
 	name string // as the Dockerfile names it or a wildcard matched it
 	path string // where name leads, symlinks followed
+	// With COPY --parents: the path the entry keeps below the
+	// destination (also name), and the directory it is below.
+	rel, pivot string
 }
 
 // resolveSource returns the entries of fsys a local source selects: the
@@ -144,8 +174,8 @@ func resolveSource(fsys source.FS, r copyRequest, src string) ([]sourceMatch, er
 	if r.checksum != "" {
 		return nil, fmt.Errorf("ADD --checksum needs a URL source, not %q", src)
 	}
-	if c := path.Clean(src); c == ".." || strings.HasPrefix(c, "../") {
-		return nil, fmt.Errorf("%s %q: %w", op, src, source.ErrOutsideContext)
+	if err := checkInside(op, src); err != nil {
+		return nil, err
 	}
 	matches := []string{src}
 	if source.HasMeta(src) {
@@ -199,6 +229,12 @@ func (b *builder) copyOne(ctx context.Context, cp *copier.Copier, it copyItem, d
 	}
 	if it.fsys == nil {
 		// Heredoc or download.
+		if it.url && r.unpackURL() {
+			done, err := b.unpackArchive(ctx, cp, func() (*os.File, error) { return os.Open(it.path) }, it.name, dest)
+			if err != nil || done {
+				return err
+			}
+		}
 		t := target(it.name)
 		if err := cp.MkdirParents(t); err != nil {
 			return err
@@ -214,6 +250,9 @@ func (b *builder) copyOne(ctx context.Context, cp *copier.Copier, it copyItem, d
 		}
 		return cp.WriteFile(t, rc, it.mode, mt)
 	}
+	if it.rel != "" {
+		return cp.CopyWithParents(it.fsys, it.pivot, it.rel, dest)
+	}
 	fi, err := it.fsys.Lstat(it.path)
 	if err != nil {
 		return err
@@ -221,13 +260,10 @@ func (b *builder) copyOne(ctx context.Context, cp *copier.Copier, it copyItem, d
 	if fi.IsDir() {
 		return cp.CopyInto(it.fsys, it.path, dest)
 	}
-	if r.add && r.unpack && fi.Mode().IsRegular() {
-		isArch, err := isArchive(it.fsys, it.path)
-		if err != nil {
+	if r.unpackLocal() && fi.Mode().IsRegular() {
+		done, err := b.unpackArchive(ctx, cp, func() (*os.File, error) { return it.fsys.Open(it.path) }, it.path, dest)
+		if err != nil || done {
 			return err
-		}
-		if isArch {
-			return b.unpack(ctx, cp, it.fsys, it.path, dest)
 		}
 	}
 	t := target(it.name)
@@ -253,8 +289,8 @@ func sourceName(from string) string {
 
 // isArchive reports whether a file is a tar archive, possibly compressed
 // (gzip, bzip2, xz, zstd), which ADD extracts.
-func isArchive(fsys source.FS, p string) (bool, error) {
-	f, err := fsys.Open(p)
+func isArchive(open func() (*os.File, error)) (bool, error) {
+	f, err := open()
 	if err != nil {
 		return false, err
 	}
@@ -268,22 +304,26 @@ func isArchive(fsys source.FS, p string) (bool, error) {
 	return err == nil, nil
 }
 
-// unpack extracts an archive into the destination directory, confined to
-// it. As in docker, --chown owns every entry, and --chmod applies neither
-// to the entries nor to the directory made for them.
-func (b *builder) unpack(ctx context.Context, cp *copier.Copier, fsys source.FS, p, dest string) error {
-	if err := cp.MkdirAll(dest, 0o755); err != nil {
-		return err
+// unpackArchive extracts the file open opens into the destination
+// directory, confined to it, when it is an archive; done is false when it
+// is not. As in BuildKit, --chown owns every entry and the directory made
+// for them, and --chmod applies to neither.
+func (b *builder) unpackArchive(ctx context.Context, cp *copier.Copier, open func() (*os.File, error), name, dest string) (done bool, err error) {
+	if isArch, err := isArchive(open); err != nil || !isArch {
+		return false, err
 	}
-	f, err := fsys.Open(p)
+	if err := cp.MkdirAll(dest, 0o755); err != nil {
+		return false, err
+	}
+	f, err := open()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer f.Close()
 	if err := cp.Extract(ctx, f, dest, applyLimit(b.opts.MaxArchiveSize, DefaultMaxArchiveSize)); err != nil {
-		return fmt.Errorf("ADD %q: extracting: %w", p, err)
+		return false, fmt.Errorf("ADD %q: extracting: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // parseChmod parses an octal --chmod value.

@@ -75,14 +75,14 @@ func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Ste
 // copyCommand is a COPY instruction as copyStep takes it.
 func copyCommand(c *instructions.CopyCommand) copyRequest {
 	return copyRequest{srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
-		from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents}
+		from: c.From, chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, parents: c.Parents, link: c.Link}
 }
 
 // addCommand is an ADD instruction as copyStep takes it.
 func addCommand(c *instructions.AddCommand) copyRequest {
 	return copyRequest{srcs: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
-		chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns,
-		add: true, unpack: c.Unpack == nil || *c.Unpack, checksum: c.Checksum, keepGitDir: c.KeepGitDir}
+		chown: c.Chown, chmod: c.Chmod, exclude: c.ExcludePatterns, link: c.Link,
+		add: true, unpack: c.Unpack, checksum: c.Checksum, keepGitDir: c.KeepGitDir}
 }
 
 // declareArgs handles ARG: a build arg overrides the default; without

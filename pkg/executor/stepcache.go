@@ -56,7 +56,13 @@ func (b *builder) noCache(s *parser.Stage) (bool, string) {
 // exec; on a miss the progress output says why, exec runs, and its result
 // is recorded. It reports whether the stage got a new layer.
 func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in cache.Input, files []cache.File, exec func() (bool, error)) (bool, error) {
-	in = b.keyInput(ss, in)
+	return b.keyedStep(ss, step, sr, in, files, false, exec)
+}
+
+// keyedStep is layerStep; linked steps (linkedLayerStep) are keyed and
+// recorded without the layers below them.
+func (b *builder) keyedStep(ss *stageState, step *parser.Step, sr *stepRun, in cache.Input, files []cache.File, linked bool, exec func() (bool, error)) (bool, error) {
+	in = b.keyInput(ss, in, linked)
 	key := in.Key()
 	cur := &cache.Entry{Text: historyText(step), Key: key, Input: in, Files: files}
 	last := b.cache.LastBuild(sr.sid)
@@ -71,12 +77,12 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 	}
 	skip, reason := b.noCache(step.Stage)
 	if !skip {
-		rec, hit, why, err := b.lookup(ss, key, sr)
+		rec, hit, why, err := b.lookup(ss, key, linked, sr)
 		if err != nil {
 			return false, err
 		}
 		if hit {
-			ss.keyChain = keyChain{key: key}
+			ss.keyChain = ss.keyChain.after(key, linked)
 			if rec.Layer != nil {
 				ss.appendLayer(*rec.Layer, rec.DiffID, "")
 			}
@@ -93,7 +99,7 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 		}
 	}
 	sr.event(StepCacheMiss, reason)
-	changed, err := b.record(ss, key, sr, exec)
+	changed, err := b.record(ss, key, linked, sr, exec)
 	if err != nil {
 		return false, err
 	}
@@ -103,11 +109,13 @@ func (b *builder) layerStep(ss *stageState, step *parser.Step, sr *stepRun, in c
 
 // keyInput completes a step's cache input with what every step's key
 // covers: the stage's filesystem so far, the platform, SOURCE_DATE_EPOCH
-// and the layer encoding.
-func (b *builder) keyInput(ss *stageState, in cache.Input) cache.Input {
-	in.Parent = ss.key
-	if ss.keyIsBase {
-		in.Base = ss.base
+// and the layer encoding. A linked step's key leaves out the filesystem.
+func (b *builder) keyInput(ss *stageState, in cache.Input, linked bool) cache.Input {
+	if !linked {
+		in.Parent = ss.key
+		if ss.keyIsBase {
+			in.Base = ss.base
+		}
 	}
 	in.Platform = ss.platform()
 	if e := b.opts.SourceDateEpoch; e != nil {
@@ -123,8 +131,9 @@ func (b *builder) keyInput(ss *stageState, in cache.Input) cache.Input {
 // lookup finds key's record and says whether it can be used: its layer is
 // in the store and it was made on the layers the stage has now. When a
 // record exists but cannot be used, why says so; a cache that cannot be
-// read is a warning, not a failure.
-func (b *builder) lookup(ss *stageState, key digest.Digest, log io.Writer) (rec cache.Record, hit bool, why string, err error) {
+// read is a warning, not a failure. A linked step's record was made on
+// no layers, as it is made now.
+func (b *builder) lookup(ss *stageState, key digest.Digest, linked bool, log io.Writer) (rec cache.Record, hit bool, why string, err error) {
 	rec, ok, err := b.cache.Get(key)
 	if err != nil {
 		fmt.Fprintf(log, "warning: %v\n", err)
@@ -132,9 +141,11 @@ func (b *builder) lookup(ss *stageState, key digest.Digest, log io.Writer) (rec 
 	if !ok || (rec.Layer != nil && !b.state.store.Has(rec.Layer.Digest)) {
 		return rec, false, "", nil
 	}
-	below, err := b.chainBelow(ss)
-	if err != nil {
-		return rec, false, "", err
+	below := chainOf(nil)
+	if !linked {
+		if below, err = b.chainBelow(ss); err != nil {
+			return rec, false, "", err
+		}
 	}
 	if rec.Below != below {
 		return rec, false, "the layers below it changed since it was cached (an earlier step ran again and made other bytes)", nil
@@ -144,8 +155,11 @@ func (b *builder) lookup(ss *stageState, key digest.Digest, log io.Writer) (rec 
 
 // record runs a step that missed the cache and queues its result for the
 // cache, stored at once unless layers are still being written.
-func (b *builder) record(ss *stageState, key digest.Digest, log io.Writer, exec func() (bool, error)) (bool, error) {
+func (b *builder) record(ss *stageState, key digest.Digest, linked bool, log io.Writer, exec func() (bool, error)) (bool, error) {
 	below := len(ss.layers)
+	if linked {
+		below = 0
+	}
 	changed, err := exec()
 	if err != nil {
 		return false, err
@@ -160,7 +174,7 @@ func (b *builder) record(ss *stageState, key digest.Digest, log io.Writer, exec 
 			fmt.Fprintf(log, "warning: %v\n", err)
 		}
 	}
-	ss.keyChain = keyChain{key: key}
+	ss.keyChain = ss.keyChain.after(key, linked)
 	return changed, nil
 }
 
@@ -168,7 +182,7 @@ func (b *builder) record(ss *stageState, key digest.Digest, log io.Writer, exec 
 // stored and their diff IDs known.
 type queuedRecord struct {
 	key   digest.Digest
-	below int // layers of the stage under the step's own
+	below int // layers of the stage under the step's own; 0 when linked
 	layer int // index of the step's layer; -1 for none
 }
 
