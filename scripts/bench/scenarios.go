@@ -67,7 +67,31 @@ func (h *harness) from(image string) string { return "FROM " + h.reg.host + "/" 
 
 // scenarios defines the benchmark, in the order each round runs it.
 func (h *harness) scenarios() []*group {
-	return []*group{h.smallGroup(), h.copyGroup(), h.run100kGroup(), h.debianGroup(), h.gzipGroup(), h.goServiceGroup()}
+	return []*group{h.smallGroup(), h.copyGroup(), h.run100kGroup(), h.debianGroup(), h.gzipGroup(), h.goServiceGroup(), h.aptGroup()}
+}
+
+// aptGroup installs packages with apt from Debian's mirror through cache
+// mounts (examples/apt-cache): from empty state, then again with the step
+// forced to run, which finds the lists and packages in its caches.
+func (h *harness) aptGroup() *group {
+	spec := func(args ...string) func(int) (buildSpec, error) {
+		return func(int) (buildSpec, error) {
+			text, err := os.ReadFile(filepath.Join("examples", "apt-cache", "Dockerfile"))
+			if err != nil {
+				return buildSpec{}, err
+			}
+			df := strings.Replace(string(text), "FROM debian", h.from("debian"), 1)
+			s, err := h.spec("apt-cache", df, h.path("contexts", "empty"))
+			s.args = args
+			return s, err
+		}
+	}
+	return &group{chained: true, needsDebian: true, scenarios: []*scenario{
+		{name: "apt-cache-cold", cold: true, target: 1.0, prepare: spec(),
+			desc: "examples/apt-cache: FROM debian, apt-get update and install of jq and file with /var/cache/apt and /var/lib/apt as locked cache mounts; empty state (the mirror is Debian's, over the network)"},
+		{name: "apt-cache-again", target: 1.0, prepare: spec("--no-cache"),
+			desc: "apt-cache again with --no-cache: the install runs, the lists and packages come from the cache mounts"},
+	}}
 }
 
 // goServiceGroup compiles examples/go-service with the host's Go toolchain
