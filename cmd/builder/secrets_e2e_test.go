@@ -85,9 +85,9 @@ func TestRunSecretMounts(t *testing.T) {
 	}
 }
 
-// TestRunSecretMountErrors: a missing required secret and unsupported
-// mount types fail the build with the Dockerfile line; a missing optional
-// secret is simply absent.
+// TestRunSecretMountErrors: a missing required secret or ssh agent and
+// mounts that cannot be made fail the build with the Dockerfile line; a
+// missing optional secret or agent is simply absent.
 func TestRunSecretMountErrors(t *testing.T) {
 	s := setup(t)
 	for _, tc := range []struct {
@@ -97,10 +97,11 @@ func TestRunSecretMountErrors(t *testing.T) {
 		{"required secret missing", "RUN --mount=type=secret,id=absent,required=true true", `Dockerfile:2: secret "absent" is required`},
 		{"optional secret missing", "RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent && test ! -e /run/secrets", ""},
 		{"optional env secret missing", "RUN --mount=type=secret,id=absent,env=V test -z \"$V\"", ""},
-		{"cache mount", "RUN --mount=type=cache,target=/c true", "Dockerfile:2: RUN --mount=type=cache is not supported"},
-		{"bind mount", "RUN --mount=target=/c true", "Dockerfile:2: RUN --mount=type=bind is not supported"},
-		{"tmpfs mount", "RUN --mount=type=tmpfs,target=/c true", "Dockerfile:2: RUN --mount=type=tmpfs is not supported"},
-		{"ssh mount", "RUN --mount=type=ssh true", "Dockerfile:2: RUN --mount=type=ssh is not supported"},
+		{"required ssh agent missing", "RUN --mount=type=ssh,required=true true", "Dockerfile:2: RUN --mount=type=ssh,id=default: no SSH agent"},
+		{"optional ssh agent missing", "RUN --mount=type=ssh test -z \"$SSH_AUTH_SOCK\" && test ! -e /run/buildkit", ""},
+		{"cache mount without target", "RUN --mount=type=cache true", "Dockerfile:2:"},
+		{"bind mount of a missing source", "RUN --mount=source=nope,target=/c true", "Dockerfile:2:"},
+		{"tmpfs mount at the root", "RUN --mount=type=tmpfs,target=/ true", "Dockerfile:2: RUN --mount=type=tmpfs: target \"/\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.TempDir()

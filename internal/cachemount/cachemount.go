@@ -76,7 +76,7 @@ type Area struct {
 }
 
 // Open returns the area at dir, created on first use.
-func Open(dir string) *Area { return &Area{dir: dir} }
+func Open(dir string) *Area { return &Area{dir: filepath.Clean(dir)} }
 
 // Dir returns the area's directory.
 func (a *Area) Dir() string { return a.dir }
