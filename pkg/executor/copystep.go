@@ -36,6 +36,9 @@ type copyRequest struct {
 	checksum string
 	// keepGitDir is ADD --keep-git-dir; nil when not given.
 	keepGitDir *bool
+	// opName is what messages call the step when it is not a COPY or
+	// an ADD (a RUN mount's source).
+	opName string
 }
 
 // copyStep runs a COPY or ADD through the step cache. It reports whether
@@ -66,6 +69,9 @@ func (b *builder) copyStep(ctx context.Context, ss *stageState, step *parser.Ste
 
 // op is the instruction's name, for messages and the cache key.
 func (r copyRequest) op() string {
+	if r.opName != "" {
+		return r.opName
+	}
 	if r.add {
 		return "ADD"
 	}

@@ -158,15 +158,15 @@ func processesWith(s string) [][]string {
 }
 
 // TestRunUnsupportedFlags checks that RUN options the builder cannot honour
-// fail the build at their line instead of being ignored.
+// as written fail the build at their line instead of being ignored.
 func TestRunUnsupportedFlags(t *testing.T) {
 	requireSandbox(t)
 	base := busyboxBase(t)
 	tests := []struct {
 		name, run, want string
 	}{
-		{"cache mount", "RUN --mount=type=cache,target=/c touch /c/x", "--mount"},
-		{"insecure", "RUN --security=insecure touch /x", "--security=insecure"},
+		{"cache mount with more than a file mode", "RUN --mount=type=cache,target=/c,mode=077777 touch /c/x", "--mount"},
+		{"insecure without --allow", "RUN --security=insecure touch /x", "--allow security.insecure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

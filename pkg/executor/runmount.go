@@ -111,7 +111,7 @@ func (b *builder) fsMount(step *parser.Step, i int, m *instructions.Mount, targe
 		stage = step.MountStages[i]
 	}
 	fm.src = &copyPlan{b: b, step: step, op: what, log: log, downloads: map[string]*source.Download{},
-		r: copyRequest{srcs: []string{src}, from: m.From}, local: []string{src}}
+		r: copyRequest{srcs: []string{src}, from: m.From, opName: what}, local: []string{src}}
 	fm.src.from = b.copyFrom(stage, "", m.From)
 	return fm, nil
 }

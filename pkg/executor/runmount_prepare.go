@@ -99,7 +99,7 @@ func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMo
 	m := fm.m
 	spec := cachemount.Spec{ID: m.CacheID, Sharing: fm.sharing, Scope: fm.identity}
 	if spec.ID == "" {
-		spec.ID = fm.target // BuildKit's default id
+		spec.ID = path.Clean(m.Target) // BuildKit's default: the target as written
 	}
 	if m.Mode != nil {
 		spec.Mode = fs.FileMode(*m.Mode)
