@@ -46,6 +46,7 @@ type buildFlags struct {
 	noCacheFilter []string
 	jobs          int
 	level         int
+	check         bool
 }
 
 func newBuildCommand(g *globalFlags) *cobra.Command {
@@ -89,6 +90,7 @@ in the state directory under its -t names (see builder images).`,
 	fl.BoolVar(&f.push, "push", false, "push the image to every -t name (short for -o type=registry)")
 	fl.BoolVar(&f.pull, "pull", false, "ask the registry for newer versions of stored base images")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image manifest digest")
+	fl.BoolVar(&f.check, "check", false, "only run the build checks and report their findings (exit status 1 when there are any)")
 	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip, zstd or uncompressed")
 	fl.StringVar(&f.network, "network", "default", "network of RUN steps: default (the host's), host or none")
 	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure (RUN --security=insecure) or network.host")
@@ -111,9 +113,12 @@ func runBuild(cmd *cobra.Command, g *globalFlags, contextDir string, f buildFlag
 	if err != nil {
 		return err
 	}
+	if f.check {
+		return runCheck(ctx, cmd.OutOrStdout(), in, f.progress)
+	}
 	graph, err := parser.Parse(bytes.NewReader(in.dockerfile), in.parse)
 	if err != nil {
-		return err
+		return reportCheckFailure(ctx, cmd.ErrOrStderr(), f, err)
 	}
 	st, err := openState(ctx, g)
 	if err != nil {
@@ -162,7 +167,7 @@ func (r *buildRun) build(ctx context.Context, graph *parser.Graph) (*oci.Image, 
 	eo.Resolver = &images.Resolver{Index: r.st.index, Store: r.st.store, Remote: r.st.remote, Pull: r.f.pull}
 	eo.Progress = r.prog
 	for _, w := range graph.Warnings {
-		r.prog.warn(w.String())
+		r.prog.warning(w)
 	}
 	img, err := executor.Build(ctx, graph, eo)
 	if err != nil {

@@ -63,7 +63,7 @@ func readBuildInputs(stdin io.Reader, contextDir string, f buildFlags) (*buildIn
 	if err != nil {
 		return nil, err
 	}
-	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target}
+	po := parser.Options{Filename: dockerfile, BuildArgs: buildArgs, Target: f.target, CheckAllStages: f.check && f.target == ""}
 	if f.platform != "" {
 		p, err := executor.ParsePlatform(f.platform)
 		if err != nil {
@@ -77,6 +77,7 @@ func readBuildInputs(stdin io.Reader, contextDir string, f buildFlags) (*buildIn
 	if eo.Ignore, err = executor.ReadIgnoreFile(contextDir, dockerfile); err != nil {
 		return nil, err
 	}
+	po.Ignore = eo.Ignore
 	return &buildInputs{outs: outs, dockerfile: data, parse: po, exec: eo}, nil
 }
 

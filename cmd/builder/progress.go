@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ocibuilder/builder/pkg/executor"
+	"github.com/ocibuilder/builder/pkg/parser"
 	"golang.org/x/term"
 )
 
@@ -81,6 +82,9 @@ func (p *progress) Event(e executor.Event) {
 		return
 	}
 	switch {
+	case e.Kind == executor.StepWarning && e.Warning != nil:
+		p.writeFinding(*e.Warning, e.ID)
+		return
 	case p.json != nil:
 		p.jsonEvent(e)
 		return
@@ -122,6 +126,11 @@ type jsonEvent struct {
 	// CacheMiss says why the step runs instead of using its cached
 	// result.
 	CacheMiss string `json:"cacheMiss,omitempty"`
+	// Rule, URL and Message describe a build-check finding (kind
+	// "warning"), located by File and Line.
+	Rule    string `json:"rule,omitempty"`
+	URL     string `json:"url,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 func kindName(k executor.EventKind) string {
@@ -240,9 +249,40 @@ func (p *progress) info(msg string) {
 	p.line(msg)
 }
 
+// warning shows a finding of the parser: a build check, or a warning such
+// as an unused build argument.
+func (p *progress) warning(w parser.Warning) {
+	if p.quiet {
+		return
+	}
+	if w.Rule == "" {
+		p.warn(w.String())
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.writeFinding(w, 0)
+}
+
+// writeFinding shows a build-check finding, of step id (0 for none), as
+// "WARN: Rule: detail (Dockerfile:3)" or as a JSON "warning" event. The
+// caller holds p.mu.
+func (p *progress) writeFinding(w parser.Warning, id int) {
+	if p.json != nil {
+		p.json.Encode(jsonEvent{ID: id, Kind: "warning", File: w.Loc.File, Line: w.Loc.Line, Rule: w.Rule, URL: w.URL, Message: w.Detail})
+		return
+	}
+	p.lineLocked(fmt.Sprintf("WARN: %s: %s (%s)", w.Rule, w.Detail, w.Loc))
+}
+
 func (p *progress) line(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lineLocked(msg)
+}
+
+// lineLocked is line for a caller that holds p.mu.
+func (p *progress) lineLocked(msg string) {
 	if p.json != nil {
 		p.json.Encode(jsonEvent{Kind: "message", Log: msg})
 		return

@@ -14,14 +14,14 @@ import (
 
 // dispatch applies one step to the stage and adds its history entry.
 func (b *builder) dispatch(ctx context.Context, ss *stageState, step *parser.Step, sr *stepRun) error {
+	cmd, err := b.expandChecked(ss, step, sr)
+	if err != nil {
+		return err
+	}
 	// ARG is expanded per argument, in order: each default sees the ones
 	// declared before it.
 	if arg, ok := step.Cmd.(*instructions.ArgCommand); ok {
 		return b.declareArgs(ss, arg)
-	}
-	cmd, err := step.Expand(stageEnv{ss})
-	if err != nil {
-		return err
 	}
 	layered := false // the step added a layer
 	switch c := cmd.(type) {

@@ -30,6 +30,10 @@ const (
 	// StepCacheMiss: the step runs; Event.Reason says why its cached
 	// result could not be used, compared with its most recent build.
 	StepCacheMiss
+	// StepWarning: a build check that needs the build (UndefinedVar)
+	// found a problem in the step; Event.Warning holds it. The parser's
+	// own findings are in parser.Graph.Warnings.
+	StepWarning
 )
 
 // Event is one progress report.
@@ -48,6 +52,8 @@ type Event struct {
 	// Reason is set for StepCacheMiss: one line such as "files changed:
 	// src/main.go (modified)" or "build arg V changed: \"1\" → \"2\"".
 	Reason string
+	// Warning is set for StepWarning.
+	Warning *parser.Warning
 }
 
 // FuncProgress adapts a function to Progress.

@@ -70,13 +70,13 @@ func predefinedArgs(o Options, target string) *argEnv {
 }
 
 // isImplicitArg reports whether a build argument is meaningful without a
-// matching ARG: the automatic platform arguments and the proxy variables
-// docker passes through to RUN.
+// matching ARG: the automatic platform arguments, the check configuration
+// and the proxy variables docker passes through to RUN.
 func isImplicitArg(name string) bool {
 	switch name {
 	case "BUILDPLATFORM", "BUILDOS", "BUILDOSVERSION", "BUILDARCH", "BUILDVARIANT",
 		"TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "TARGETARCH", "TARGETVARIANT",
-		"TARGETSTAGE",
+		"TARGETSTAGE", CheckArg,
 		"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
 		"FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
 		"ALL_PROXY", "all_proxy":

@@ -7,21 +7,23 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // directives holds the parser directives found at the top of a Dockerfile.
 type directives struct {
 	syntax string
-	lint   *linter.Config
+	// check is the value of the `# check=` directive, found at checkLoc
+	// (a zero Line when there is none).
+	check    string
+	checkLoc Location
 }
 
 // scanDirectives reads the leading `# key=value` lines the way BuildKit's
 // parser does and validates them. BuildKit reports a bad directive one line
 // early, so they are checked here first to get the line right.
 func scanDirectives(dt []byte, file string) (directives, error) {
-	out := directives{lint: &linter.Config{}}
+	var out directives
 	var dp bkparser.DirectiveParser
 	for i, line := range bytes.Split(dt, []byte("\n")) {
 		if i == 0 {
@@ -46,12 +48,8 @@ func scanDirectives(dt []byte, file string) (directives, error) {
 			out.syntax = d.Value
 		case "check":
 			// BuildKit reads only the first space-separated token.
-			v, _, _ := strings.Cut(d.Value, " ")
-			cfg, err := linter.ParseLintOptions(v)
-			if err != nil {
-				return out, &Error{Loc: loc, Err: fmt.Errorf("parsing check directive: %w", err)}
-			}
-			out.lint = cfg
+			out.check, _, _ = strings.Cut(d.Value, " ")
+			out.checkLoc = loc
 		}
 	}
 	return out, nil

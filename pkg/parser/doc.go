@@ -4,6 +4,8 @@
 // instructions, and adds what a builder needs on top: global ARG resolution
 // for FROM lines, stage references (FROM, COPY --from, RUN --mount from=),
 // target selection with pruning of stages the target does not need, cycle
-// detection, and word expansion of a step on demand following BuildKit's
-// rules. Every error it returns is an *Error carrying the file and line.
+// detection, word expansion of a step on demand following BuildKit's rules,
+// and BuildKit's build checks (lint rules) configured by the `# check=`
+// directive (Graph.Warnings, Graph.Check, Step.ExpandChecked). Every error
+// it returns is an *Error carrying the file and line.
 package parser

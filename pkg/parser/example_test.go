@@ -1,6 +1,7 @@
 package parser_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -68,4 +69,38 @@ func ExampleStep_Expand() {
 	// Output:
 	// /src/api
 	// /src/${APP:-demo}
+}
+
+func ExampleParse_checks() {
+	dockerfile := `# check=skip=MaintainerDeprecated
+FROM alpine AS Build
+MAINTAINER someone
+CMD echo hi
+`
+	g, err := parser.Parse(strings.NewReader(dockerfile), parser.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("skipped:", g.Check.Skip)
+	for _, w := range g.Warnings {
+		fmt.Printf("%s %s (%s)\n", w.Loc, w.Rule, w.URL)
+		fmt.Println("  " + w.Detail)
+	}
+
+	// With error=true the findings fail the parse.
+	_, err = parser.Parse(strings.NewReader("# check=error=true\n"+dockerfile[strings.Index(dockerfile, "\n")+1:]), parser.Options{})
+	fmt.Println(err)
+	var ce *parser.CheckError
+	if errors.As(err, &ce) {
+		fmt.Println(len(ce.Warnings), "findings")
+	}
+	// Output:
+	// skipped: [MaintainerDeprecated]
+	// Dockerfile:2 StageNameCasing (https://docs.docker.com/go/dockerfile/rule/stage-name-casing/)
+	//   Stage name 'Build' should be lowercase
+	// Dockerfile:4 JSONArgsRecommended (https://docs.docker.com/go/dockerfile/rule/json-args-recommended/)
+	//   JSON arguments recommended for CMD to prevent unintended behavior related to OS signals
+	// Dockerfile:2: lint violation found for rules: JSONArgsRecommended, MaintainerDeprecated, StageNameCasing
+	// 3 findings
 }

@@ -20,6 +20,24 @@ import (
 // marking build arguments consumed. Step.Cmd is never modified. A nil env
 // expands every variable to "".
 func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
+	return s.expand(env, nil)
+}
+
+// varSet collects variable names; a nil one collects nothing.
+type varSet map[string]struct{}
+
+func (v varSet) add(names map[string]struct{}) {
+	if v == nil {
+		return
+	}
+	for k := range names {
+		v[k] = struct{}{}
+	}
+}
+
+// expand is Expand; unmatched, unless nil, receives the variables the
+// expansion read that env lacks.
+func (s *Step) expand(env shell.EnvGetter, unmatched varSet) (instructions.Command, error) {
 	if env == nil {
 		env = newArgEnv()
 	}
@@ -29,10 +47,14 @@ func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 	}
 	g := s.Stage.graph
 	lex := shell.NewLex(g.Escape)
-	word := func(w string) (string, error) { return ExpandWord(lex, w, env) }
+	word := func(w string) (string, error) {
+		r, err := expandWordResult(lex, w, env)
+		unmatched.add(r.Unmatched)
+		return r.Result, err
+	}
 	switch c := cmd.(type) {
 	case *instructions.ArgCommand:
-		err = resolveArgValues(c, lex, env, g)
+		err = resolveArgValues(c, lex, env, g, unmatched)
 	case *instructions.ExposeCommand:
 		err = expandPorts(c, lex, env)
 	default:
@@ -42,7 +64,7 @@ func (s *Step) Expand(env shell.EnvGetter) (instructions.Command, error) {
 	}
 	if err == nil {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
-			err = ex.ExpandRaw(rawExpander(env))
+			err = ex.ExpandRaw(rawExpander(env, unmatched))
 		}
 	}
 	if err != nil {
@@ -71,17 +93,19 @@ func (s *Step) reparse() (instructions.Command, error) {
 // the build argument if given, else the default expanded with env plus the
 // variables defined earlier on the same line, else the global ARG or
 // automatic argument. An overridden default is never evaluated.
-func resolveArgValues(c *instructions.ArgCommand, lex *shell.Lex, env shell.EnvGetter, g *Graph) error {
+func resolveArgValues(c *instructions.ArgCommand, lex *shell.Lex, env shell.EnvGetter, g *Graph, unmatched varSet) error {
 	defined := newArgEnv()
 	scope := overlayEnv{top: defined, base: env}
 	for i, kv := range c.Args {
 		if v, ok := g.buildArgs[kv.Key]; ok {
 			c.Args[i].Value = &v
 		} else if kv.Value != nil {
-			v, err := ExpandWord(lex, *kv.Value, scope)
+			r, err := expandWordResult(lex, *kv.Value, scope)
+			unmatched.add(r.Unmatched)
 			if err != nil {
 				return err
 			}
+			v := r.Result
 			c.Args[i].Value = &v
 		} else if v, ok := g.Global(kv.Key); ok {
 			c.Args[i].Value = &v
@@ -133,11 +157,16 @@ func expandPorts(c *instructions.ExposeCommand, lex *shell.Lex, env shell.EnvGet
 }
 
 // rawExpander expands heredoc bodies: always with a backslash escape and
-// keeping quotes, as BuildKit does for file contents.
-func rawExpander(env shell.EnvGetter) instructions.SingleWordExpander {
+// keeping quotes, as BuildKit does for file contents. unmatched, unless
+// nil, receives the variables read that env lacks.
+func rawExpander(env shell.EnvGetter, unmatched varSet) instructions.SingleWordExpander {
 	lex := shell.NewLex('\\')
 	lex.SkipProcessQuotes = true
-	return func(w string) (string, error) { return ExpandWord(lex, w, env) }
+	return func(w string) (string, error) {
+		r, err := expandWordResult(lex, w, env)
+		unmatched.add(r.Unmatched)
+		return r.Result, err
+	}
 }
 
 // ResolveArgs returns the variables an ARG step defines, in order, with the

@@ -23,6 +23,10 @@ func FuzzParse(f *testing.F) {
 		"FROM --platform=$BUILDPLATFORM alpine\nHEALTHCHECK --retries=3 CMD [\"true\"]\n",
 		"FROM a\nENV A=1 B=2\nLABEL a=b\nEXPOSE 80 $P\nVOLUME [\"/v\"]\nUSER u:g\nWORKDIR /w\nSTOPSIGNAL SIGTERM\nSHELL [\"sh\",\"-c\"]\nCMD x\nENTRYPOINT [\"y\"]\nMAINTAINER m\nADD --checksum=sha256:00 --chmod=644 http://x /y\n",
 		"# check=skip=all\nFROM a\n# check=error=true\nRUN x\n",
+		"# check=skip=JSONArgsRecommended,MaintainerDeprecated;error=true\nFROM a\nCMD x\nMAINTAINER m\n",
+		"# check=experimental=all;skip=all\n\n# desc\nFROM a AS b\n# X the x\nARG X\n",
+		"# check=bogus\nFROM a\n",
+		"#check = error=1\nFROM --platform=$TARGETPLATFORM a:$NOPE as B\nfrom b\nWORKDIR w\nEXPOSE 1.2.3.4:80:80/TCP\nENV K V\n",
 		"ARG X\nFROM ${X:-a}\nARG X\nRUN ${X:?bad}\n",
 		"FROM a\\\n# c\n  b\n",
 		"",
@@ -63,7 +67,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, s := range g.Stages {
 			for _, st := range s.Steps {
-				_, err := st.Expand(nil)
+				_, _, err := st.ExpandChecked(nil, nil)
 				if _, isArg := st.Cmd.(*instructions.ArgCommand); isArg && err == nil {
 					_, err = st.ResolveArgs(nil)
 				}

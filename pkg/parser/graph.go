@@ -22,8 +22,11 @@ type Graph struct {
 	// Syntax is the value of the `# syntax=` directive, if any. It is
 	// recorded but has no effect on parsing.
 	Syntax string
-	// Warnings collects lint findings and unused build arguments.
+	// Warnings collects the findings of the build checks run while
+	// parsing, in file order, then the unused build arguments.
 	Warnings []Warning
+	// Check is the build-check configuration in effect.
+	Check CheckConfig
 
 	file      string
 	buildArgs map[string]string
@@ -52,9 +55,11 @@ type Stage struct {
 	Loc Location
 
 	graph       *Graph
-	rawBase     string // FROM image before expansion
-	rawPlatform string // FROM --platform before expansion
-	edges       []edge // every reference to another stage, for cycle reports
+	rawBase     string   // FROM image before expansion
+	rawPlatform string   // FROM --platform before expansion
+	origCmd     string   // FROM as written, for ConsistentInstructionCasing
+	comments    []string // the comment lines right above FROM
+	edges       []edge   // every reference to another stage, for cycle reports
 }
 
 // edge is one reference from a stage to another stage.

@@ -2,7 +2,7 @@ package parser
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
@@ -13,34 +13,69 @@ import (
 type lintCollector struct {
 	file     string
 	warnings []Warning
-	rules    []string
 }
 
-func (c *lintCollector) warn(rule, _, _, msg string, location []bkparser.Range) {
-	c.rules = append(c.rules, rule)
+func (c *lintCollector) warn(rule, description, url, msg string, location []bkparser.Range) {
 	c.warnings = append(c.warnings, Warning{
-		Loc:     locationFromRanges(c.file, location),
-		Message: linter.LintFormatShort(rule, msg, 0),
+		Loc:         locationFromRanges(c.file, location),
+		Message:     linter.LintFormatShort(rule, msg, 0),
+		Rule:        rule,
+		Description: description,
+		Detail:      msg,
+		URL:         url,
 	})
 }
 
-// asError implements `# check=error=true`: any lint finding fails the parse,
-// reported at the first finding.
-func (c *lintCollector) asError() error {
-	if len(c.warnings) == 0 {
-		return nil
-	}
-	seen := map[string]bool{}
+// newLinter returns a linter applying cfg whose findings c collects.
+func (c *lintCollector) newLinter(cfg CheckConfig) *linter.Linter {
+	return linter.New(cfg.linterConfig(c.warn))
+}
+
+// sortWarnings puts findings in file order; findings on one line keep the
+// order in which the checks ran.
+func sortWarnings(ws []Warning) {
+	slices.SortStableFunc(ws, func(a, b Warning) int { return a.Loc.Line - b.Loc.Line })
+}
+
+// CheckError is the failure of a build whose check configuration says
+// error=true and whose build checks found something.
+type CheckError struct {
+	// Warnings holds the findings, in file order.
+	Warnings []Warning
+}
+
+// Error names the rules that found something, as BuildKit does.
+func (e *CheckError) Error() string {
 	var rules []string
-	for _, r := range c.rules {
-		if !seen[r] {
-			seen[r] = true
-			rules = append(rules, r)
+	for _, w := range e.Warnings {
+		if !slices.Contains(rules, w.Rule) {
+			rules = append(rules, w.Rule)
 		}
 	}
-	sort.Strings(rules)
-	return &Error{
-		Loc: c.warnings[0].Loc,
-		Err: fmt.Errorf("lint violation found for rules: %s", strings.Join(rules, ", ")),
+	slices.Sort(rules)
+	return fmt.Sprintf("lint violation found for rules: %s", strings.Join(rules, ", "))
+}
+
+// checkFailure returns, located at the first finding, the *CheckError of
+// build-check findings ws when cfg says error=true; nil otherwise.
+func checkFailure(cfg CheckConfig, ws []Warning) error {
+	var found []Warning
+	for _, w := range ws {
+		if w.Rule != "" {
+			found = append(found, w)
+		}
 	}
+	if !cfg.Error || len(found) == 0 {
+		return nil
+	}
+	sortWarnings(found)
+	return &Error{Loc: found[0].Loc, Err: &CheckError{Warnings: found}}
+}
+
+// CheckFailure returns the error that fails the build because of ws, the
+// findings of checks run while building (see Step.ExpandChecked), when the
+// check configuration says error=true; nil otherwise. It is an *Error
+// located at the first finding, wrapping a *CheckError.
+func (g *Graph) CheckFailure(ws []Warning) error {
+	return checkFailure(g.Check, ws)
 }

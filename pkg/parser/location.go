@@ -42,11 +42,22 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Warning is a non-fatal finding about a Dockerfile: a lint rule, an unused
-// build argument, a deprecated construct.
+// Warning is a non-fatal finding about a Dockerfile: a build check (one of
+// BuildKit's lint rules) or an unused build argument.
 type Warning struct {
-	Loc     Location
+	// Loc is where the finding is; a zero Line means the file as a whole.
+	Loc Location
+	// Message is "Rule: Detail" for a build check, else the finding.
 	Message string
+	// Rule names the build check ("JSONArgsRecommended"); "" for a
+	// finding that is not one.
+	Rule string
+	// Description is the rule's general description.
+	Description string
+	// Detail describes this finding.
+	Detail string
+	// URL documents the rule.
+	URL string
 }
 
 // String formats the warning as "Dockerfile:7: message".

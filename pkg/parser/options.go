@@ -25,6 +25,13 @@ type Options struct {
 	// BuildPlatform is the platform the build runs on; the running platform
 	// when zero.
 	BuildPlatform ocispec.Platform
+	// Ignore holds the build context's .dockerignore patterns, for the
+	// CopyIgnoredFile check; none skips it.
+	Ignore []string
+	// CheckAllStages runs the checks BuildKit runs while dispatching steps
+	// on every stage rather than only on those the target needs, as
+	// `docker build --check` does without --target.
+	CheckAllStages bool
 }
 
 // withDefaults returns a copy of o with empty fields filled in. BuildArgs is

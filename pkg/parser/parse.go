@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	bkparser "github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/patternmatcher"
 )
 
 // ErrNoStages reports a Dockerfile without any FROM instruction.
@@ -18,7 +18,10 @@ var ErrNoStages = errors.New("no build stages")
 
 // Parse reads a Dockerfile and builds its stage graph. Words in the steps are
 // left unexpanded (see Step.Expand); FROM lines are expanded with the global
-// ARGs and build arguments. Every error returned is an *Error.
+// ARGs and build arguments. The build checks that need no build run on the
+// way (see Graph.Warnings); with error=true in the check configuration a
+// finding fails the parse with a *CheckError. Every error returned is an
+// *Error.
 func Parse(r io.Reader, o Options) (*Graph, error) {
 	o = o.withDefaults()
 	file := o.Filename
@@ -33,9 +36,12 @@ func Parse(r io.Reader, o Options) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := resolveCheckConfig(file, o.BuildArgs, dirs.check, dirs.checkLoc)
+	if err != nil {
+		return nil, err
+	}
 	lc := &lintCollector{file: file}
-	dirs.lint.Warn = lc.warn
-	lint := linter.New(dirs.lint)
+	lint := lc.newLinter(cfg)
 
 	res, err := bkparser.Parse(bytes.NewReader(dt))
 	if err != nil {
@@ -53,6 +59,7 @@ func Parse(r io.Reader, o Options) (*Graph, error) {
 	g := &Graph{
 		Escape:    res.EscapeToken,
 		Syntax:    dirs.syntax,
+		Check:     cfg,
 		file:      file,
 		buildArgs: o.BuildArgs,
 		consumed:  map[string]bool{},
@@ -61,18 +68,30 @@ func Parse(r io.Reader, o Options) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	checkInstructionCasing(g, lint)
 	if err := resolveStages(g, o, metaArgs, lint); err != nil {
 		return nil, err
 	}
-	if dirs.lint.ReturnAsError {
-		if err := lc.asError(); err != nil {
-			return nil, err
-		}
+	checkDispatch(g, lint, o.CheckAllStages, ignoreMatcher(o.Ignore))
+	sortWarnings(lc.warnings)
+	if err := checkFailure(cfg, lc.warnings); err != nil {
+		return nil, err
 	}
-	// Findings arrive in the order checks run; readers want file order.
-	sort.SliceStable(lc.warnings, func(i, j int) bool { return lc.warnings[i].Loc.Line < lc.warnings[j].Loc.Line })
 	g.Warnings = append(lc.warnings, unusedBuildArgWarnings(g, metaArgs)...)
 	return g, nil
+}
+
+// ignoreMatcher compiles .dockerignore patterns for CopyIgnoredFile; nil
+// when there are none or they do not compile (the build reports those).
+func ignoreMatcher(patterns []string) *patternmatcher.PatternMatcher {
+	if len(patterns) == 0 {
+		return nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil
+	}
+	return pm
 }
 
 // isNoInstructions recognises BuildKit's error for a file that holds only
@@ -101,6 +120,8 @@ func collectStages(g *Graph, ast *bkparser.Node, lint *linter.Linter) ([]metaArg
 				graph:       g,
 				rawBase:     c.BaseName,
 				rawPlatform: c.Platform,
+				origCmd:     c.OrigCmd,
+				comments:    c.Comments,
 			}
 			g.Stages = append(g.Stages, cur)
 		case instructions.Command:

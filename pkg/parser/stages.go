@@ -21,11 +21,13 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 	if targetName == "" {
 		targetName = g.Stages[len(g.Stages)-1].Name
 	}
+	checkDefaultBaseNames(g, o, targetName, metaArgs, lint)
 	g.globals = predefinedArgs(o, targetName)
 	lex := shell.NewLex(g.Escape)
 	if err := resolveMetaArgs(g.globals, lex, metaArgs, g.buildArgs); err != nil {
 		return err
 	}
+	fc := newFromChecker(g, metaArgs, lint)
 
 	// A name used twice is a warning, as in BuildKit, and means the
 	// stage defined last: FROM sees the last one above it; COPY --from,
@@ -33,17 +35,17 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 	// known, see the last one in the file.
 	byName := map[string]*Stage{}
 	for _, s := range g.Stages {
-		if err := resolveFrom(s, lex, byName); err != nil {
+		if err := resolveFrom(s, lex, byName, fc); err != nil {
 			return err
 		}
 		if s.Name == "" {
 			continue
 		}
-		if _, ok := byName[s.Name]; ok {
-			lint.Run(&linter.RuleDuplicateStageName, s.Loc.ranges(), linter.RuleDuplicateStageName.Format(s.Name))
-		}
 		if s.Name == scratchImage || s.Name == "context" {
 			lint.Run(&linter.RuleReservedStageName, s.Loc.ranges(), linter.RuleReservedStageName.Format(s.Name))
+		}
+		if _, ok := byName[s.Name]; ok {
+			lint.Run(&linter.RuleDuplicateStageName, s.Loc.ranges(), linter.RuleDuplicateStageName.Format(s.Name))
 		}
 		byName[s.Name] = s
 	}
@@ -63,25 +65,30 @@ func resolveStages(g *Graph, o Options, metaArgs []metaArg, lint *linter.Linter)
 
 // resolveFrom expands the FROM line of s with the global ARGs and decides
 // whether it builds on scratch, an earlier stage or an image. Only stages
-// defined above s count, as in BuildKit.
-func resolveFrom(s *Stage, lex *shell.Lex, earlier map[string]*Stage) error {
+// defined above s count, as in BuildKit. fc checks the line on the way.
+func resolveFrom(s *Stage, lex *shell.Lex, earlier map[string]*Stage, fc *fromChecker) error {
 	g := s.graph
-	base, err := ExpandWord(lex, s.rawBase, g.globals)
+	lint := fc.stageLinter(s)
+	r, err := expandWordResult(lex, s.rawBase, g.globals)
+	fc.undefinedArgs(lint, s, r.Unmatched)
 	if err != nil {
 		return &Error{Loc: s.Loc, Err: fmt.Errorf("expanding base name %q: %w", s.rawBase, err)}
 	}
+	base := r.Result
 	if base == "" {
 		return &Error{Loc: s.Loc, Err: fmt.Errorf("base name %q expands to an empty string", s.rawBase)}
 	}
 	if s.rawPlatform != "" {
-		p, err := ExpandWord(lex, s.rawPlatform, g.globals)
+		r, err := expandWordResult(lex, s.rawPlatform, g.globals)
+		fc.undefinedArgs(lint, s, r.Unmatched)
+		fc.platform(lint, s, r, g.globals)
 		if err != nil {
 			return &Error{Loc: s.Loc, Err: fmt.Errorf("expanding platform %q: %w", s.rawPlatform, err)}
 		}
-		if p == "" {
+		if r.Result == "" {
 			return &Error{Loc: s.Loc, Err: fmt.Errorf("platform %q expands to an empty string", s.rawPlatform)}
 		}
-		s.Platform = p
+		s.Platform = r.Result
 	}
 	switch dep, ok := earlier[strings.ToLower(base)]; {
 	case strings.EqualFold(base, scratchImage):

@@ -30,13 +30,20 @@ func (e *WordSizeError) Error() string {
 // MaxWordSize. Every expansion of a Dockerfile goes through it or through
 // Step.Expand, which uses it.
 func ExpandWord(lex *shell.Lex, word string, env shell.EnvGetter) (string, error) {
+	r, err := expandWordResult(lex, word, env)
+	return r.Result, err
+}
+
+// expandWordResult is ExpandWord that also says which variables the word
+// read and which of those env lacks, for the build checks.
+func expandWordResult(lex *shell.Lex, word string, env shell.EnvGetter) (shell.ProcessWordResult, error) {
 	be, err := boundEnv(word, env)
 	if err != nil {
-		return "", err
+		return shell.ProcessWordResult{}, err
 	}
-	r, _, err := lex.ProcessWord(word, be)
-	if be.over || len(r) > MaxWordSize {
-		return "", &WordSizeError{Word: shorten(word)}
+	r, err := lex.ProcessWordWithMatches(word, be)
+	if be.over || len(r.Result) > MaxWordSize {
+		return shell.ProcessWordResult{}, &WordSizeError{Word: shorten(word)}
 	}
 	return r, err
 }
