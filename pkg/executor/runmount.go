@@ -203,24 +203,36 @@ func (out *stepMounts) addSecret(m *instructions.Mount, target string, secrets m
 	if !ok || target == "" {
 		return nil
 	}
-	if target == "/" {
-		return fmt.Errorf("RUN --mount=type=secret,id=%s: target %q is the root", id, m.Target)
+	mode, uid, gid, err := fileOwner(m, id, target, 0o400)
+	if err != nil {
+		return err
 	}
-	f := sandbox.SecretFile{Path: target, Data: data, Mode: 0o400}
+	out.secrets = append(out.secrets, sandbox.SecretFile{Path: target, Data: data, Mode: mode, UID: uid, GID: gid})
+	return nil
+}
+
+// fileOwner reads the mode, uid and gid of a secret or ssh mount, whose
+// file the builder makes (default mode def, owner root), and refuses the
+// root as its target.
+func fileOwner(m *instructions.Mount, id, target string, def os.FileMode) (mode os.FileMode, uid, gid uint32, err error) {
+	what := "RUN --mount=type=" + string(m.Type) + ",id=" + id
+	if target == "/" {
+		return 0, 0, 0, fmt.Errorf("%s: target %q is the root", what, m.Target)
+	}
+	mode = def
 	if m.Mode != nil {
 		if *m.Mode > 0o777 {
-			return fmt.Errorf("RUN --mount=type=secret,id=%s: mode %o has more than permission bits", id, *m.Mode)
+			return 0, 0, 0, fmt.Errorf("%s: mode %o has more than permission bits", what, *m.Mode)
 		}
-		f.Mode = os.FileMode(*m.Mode)
+		mode = os.FileMode(*m.Mode)
 	}
 	if m.UID != nil {
-		f.UID = uint32(*m.UID)
+		uid = uint32(*m.UID)
 	}
 	if m.GID != nil {
-		f.GID = uint32(*m.GID)
+		gid = uint32(*m.GID)
 	}
-	out.secrets = append(out.secrets, f)
-	return nil
+	return mode, uid, gid, nil
 }
 
 // addSSH adds an ssh mount, as BuildKit resolves it: id defaults to
@@ -243,22 +255,11 @@ func (out *stepMounts) addSSH(m *instructions.Mount, target string, agents map[s
 	if target == "" {
 		target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", len(out.ssh))
 	}
-	if target == "/" {
-		return fmt.Errorf("RUN --mount=type=ssh,id=%s: target %q is the root", id, m.Target)
+	mode, uid, gid, err := fileOwner(m, id, target, 0o600)
+	if err != nil {
+		return err
 	}
-	sm := sshMount{agent: a, target: target, mode: 0o600}
-	if m.Mode != nil {
-		if *m.Mode > 0o777 {
-			return fmt.Errorf("RUN --mount=type=ssh,id=%s: mode %o has more than permission bits", id, *m.Mode)
-		}
-		sm.mode = os.FileMode(*m.Mode)
-	}
-	if m.UID != nil {
-		sm.uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		sm.gid = int(*m.GID)
-	}
+	sm := sshMount{agent: a, target: target, mode: mode, uid: int(uid), gid: int(gid)}
 	if len(out.ssh) == 0 {
 		out.env = append(out.env, "SSH_AUTH_SOCK="+target)
 	}
