@@ -62,7 +62,7 @@ func newHarness(opt options) *harness {
 		Runroot: filepath.Join(state, "buildah", "runroot"),
 		Driver:  opt.driver,
 		Env:     env,
-	}}
+	}, tmp: filepath.Join(state, "tmp")}
 	h.other = h.buildah
 	if opt.baseline != "" {
 		h.other = &builderTool{label: "baseline", bin: opt.baseline, root: filepath.Join(state, "baseline"), env: env}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -77,6 +78,9 @@ type buildahTool struct {
 	buildah.Tool
 	// pushFlags ask push for gzip layers, where this version can be asked.
 	pushFlags []string
+	// tmp is its TMPDIR, where it keeps RUN --mount=type=cache caches
+	// (buildah-cache), outside its storage.
+	tmp string
 }
 
 func (t *buildahTool) name() string { return "buildah" }
@@ -107,6 +111,9 @@ func (t *buildahTool) remove(ctx context.Context) error {
 		}
 	}
 	if err := removeTree(t.Root); err != nil {
+		return err
+	}
+	if err := removeTree(filepath.Join(t.tmp, "buildah-cache")); err != nil {
 		return err
 	}
 	return removeTree(t.Runroot)
