@@ -7,6 +7,7 @@
 set -euo pipefail
 exec "$(dirname "$0")/apt-deps.sh" bench-deps \
 	buildah:buildah \
+	slirp4netns:slirp4netns \
 	debootstrap:debootstrap \
 	docker-registry:docker-registry \
 	skopeo:skopeo \

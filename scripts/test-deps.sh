@@ -3,7 +3,8 @@
 # registry server, image copy and unpack tools, compressors, dpkg, what
 # the device and reflink tests need (loop devices, XFS), and git with an
 # ssh server and client for the git sources of ADD (the ssh server's
-# service stays disabled: tests run their own sshd on loopback).
+# service stays disabled: tests run their own sshd on loopback), and
+# slirp4netns, the user-mode network of RUN steps.
 set -euo pipefail
 exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	docker-registry:docker-registry \
@@ -19,4 +20,5 @@ exec "$(dirname "$0")/apt-deps.sh" test-deps \
 	losetup:mount \
 	git:git \
 	ssh-agent:openssh-client \
-	/usr/sbin/sshd:openssh-server
+	/usr/sbin/sshd:openssh-server \
+	slirp4netns:slirp4netns

@@ -164,20 +164,34 @@ func TestRunIsolation(t *testing.T) {
 		},
 		{
 			name: "network",
-			df:   "RUN --network=none " + netProbe("none") + "\nRUN " + netProbe("default") + "\nRUN --network=host " + netProbe("host") + "\n",
+			df:   "RUN --network=none " + netProbe("none") + "\nRUN " + netProbe("default") + "\nRUN --network=default " + netProbe("default2") + "\nRUN --network=host " + netProbe("host") + "\n",
+			opt:  func(o *executor.Options) { o.Allow = []executor.Entitlement{executor.EntitlementNetworkHost} },
 			check: func(t *testing.T, r *result) {
-				wantNetwork(t, r, "none", false)
-				wantNetwork(t, r, "default", true)
-				wantNetwork(t, r, "host", true)
+				wantNetwork(t, r, "none", "none")
+				wantNetwork(t, r, "default", "private")
+				wantNetwork(t, r, "default2", "private")
+				wantNetwork(t, r, "host", "host")
 			},
 		},
 		{
 			name: "network none by default",
 			df:   "RUN " + netProbe("default") + "\nRUN --network=host " + netProbe("host") + "\n",
-			opt:  func(o *executor.Options) { o.Network = executor.NetworkNone },
+			opt: func(o *executor.Options) {
+				o.Network = executor.NetworkNone
+				o.Allow = []executor.Entitlement{executor.EntitlementNetworkHost}
+			},
 			check: func(t *testing.T, r *result) {
-				wantNetwork(t, r, "default", false)
-				wantNetwork(t, r, "host", true)
+				wantNetwork(t, r, "default", "none")
+				wantNetwork(t, r, "host", "host")
+			},
+		},
+		{
+			name: "network host for the build",
+			df:   "RUN " + netProbe("default") + "\nRUN --network=host " + netProbe("host") + "\n",
+			opt:  func(o *executor.Options) { o.Network = executor.NetworkHost },
+			check: func(t *testing.T, r *result) {
+				wantNetwork(t, r, "default", "host")
+				wantNetwork(t, r, "host", "host")
 			},
 		},
 		{
@@ -293,8 +307,9 @@ func netProbe(name string) string {
 }
 
 // wantNetwork checks what netProbe(name) recorded: the host's network
-// namespace and interfaces, or a namespace of its own with only lo.
-func wantNetwork(t *testing.T, r *result, name string, host bool) {
+// namespace and interfaces ("host"), or a namespace of its own with only
+// lo ("none") or with lo and the user-mode network's tap0 ("private").
+func wantNetwork(t *testing.T, r *result, name, kind string) {
 	t.Helper()
 	ns, table, _ := strings.Cut(r.read(t, "/net-"+name), "\n")
 	hostNS, err := os.Readlink("/proc/self/ns/net")
@@ -302,13 +317,17 @@ func wantNetwork(t *testing.T, r *result, name string, host bool) {
 		t.Fatal(err)
 	}
 	got := interfaces(t, table)
-	if host {
+	if kind == "host" {
 		if want := interfaces(t, readHostFile(t, "/proc/net/dev")); ns != hostNS || !slices.Equal(got, want) {
 			t.Errorf("%s: step is in network namespace %s with interfaces %q, want the host's %s with %q", name, ns, got, hostNS, want)
 		}
 		return
 	}
-	if ns == hostNS || !slices.Equal(got, []string{"lo"}) {
-		t.Errorf("%s: step is in network namespace %s with interfaces %q, want one of its own (not %s) with only lo", name, ns, got, hostNS)
+	want := []string{"lo"}
+	if kind == "private" {
+		want = append(want, "tap0")
+	}
+	if ns == hostNS || !slices.Equal(got, want) {
+		t.Errorf("%s: step is in network namespace %s with interfaces %q, want one of its own (not %s) with %q", name, ns, got, hostNS, want)
 	}
 }

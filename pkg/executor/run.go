@@ -33,12 +33,9 @@ func (b *builder) runStep(ctx context.Context, ss *stageState, step *parser.Step
 	if err != nil {
 		return false, err
 	}
-	network := b.opts.Network
-	switch instructions.GetNetwork(c) {
-	case "none":
-		network = NetworkNone
-	case "host":
-		network = NetworkHost
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return false, err
 	}
 	args, devFiles, err := runArgs(ss, c)
 	if err != nil {
@@ -154,14 +151,12 @@ func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user imageuser.Iden
 		GID:        user.GID,
 		Groups:     user.Groups,
 		Hosts:      []byte("127.0.0.1\tlocalhost " + sandbox.DefaultHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-		ResolvConf: b.resolvConf(),
+		ResolvConf: resolvConf(rs.network),
+		Network:    sandboxNetwork(rs.network),
 		StateDir:   stateDir,
 		DevFiles:   rs.devFiles,
 		Secrets:    rs.mounts.secrets,
 		Insecure:   rs.insecure,
-	}
-	if rs.network == NetworkNone {
-		spec.Network = sandbox.NetworkNone
 	}
 	if err := os.Mkdir(stateDir, 0o700); err != nil {
 		return sandbox.Spec{}, fmt.Errorf("preparing the sandbox: %w", err)
@@ -266,14 +261,29 @@ func runEnv(env []string, home string) []string {
 	return append(env, "HOME="+home)
 }
 
-// resolvConf is the /etc/resolv.conf steps see: the host's, which works
-// with the host network the steps share by default.
-func (b *builder) resolvConf() []byte {
+// resolvConf is the /etc/resolv.conf steps see: the host's on the host's
+// network; on a private network the host's search domains and options,
+// with the user-mode network's DNS forwarder as the name server (a host
+// resolver on 127.0.0.53 would not answer there).
+func resolvConf(n NetworkMode) []byte {
 	data, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil || len(data) > 64<<10 {
-		return []byte("nameserver 127.0.0.1\n")
+		data = nil
 	}
-	return data
+	if n == NetworkHost {
+		if data == nil {
+			return []byte("nameserver 127.0.0.1\n")
+		}
+		return data
+	}
+	var out strings.Builder
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "search" || f[0] == "options") {
+			out.WriteString(strings.TrimRight(line, "\n") + "\n")
+		}
+	}
+	out.WriteString("nameserver " + sandbox.UserNetworkDNS + "\n")
+	return []byte(out.String())
 }
 
 // removeStubs deletes the mountpoints the sandbox created in the root

@@ -164,7 +164,7 @@ func enterRoot(spec *Spec, root string) error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
-	if spec.Network == NetworkNone {
+	if spec.Network != NetworkHost {
 		if err := loopbackUp(); err != nil {
 			return err
 		}

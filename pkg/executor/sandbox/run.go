@@ -70,6 +70,16 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 			return Result{}, fmt.Errorf("sandbox: %w", err)
 		}
 	}
+	// The child waits for its spec, so its network is up before the
+	// step runs.
+	if spec.Network == NetworkPrivate {
+		u, err := startUserNet(c.cmd.Process.Pid)
+		if err != nil {
+			c.kill()
+			return Result{}, fmt.Errorf("sandbox: %w", err)
+		}
+		defer u.stop()
+	}
 	return c.exchange(&spec).result(ctx, c.cmd, spec.Args[0], cg)
 }
 

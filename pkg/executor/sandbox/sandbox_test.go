@@ -298,6 +298,7 @@ func TestNetwork(t *testing.T) {
 		want    []string
 	}{
 		{NetworkNone, []string{"lo"}},
+		{NetworkPrivate, []string{"lo", "tap0"}},
 		{NetworkHost, hostIfaces},
 	}
 	for _, kind := range fixtureKinds() {

@@ -139,6 +139,12 @@ const (
 	// NetworkNone gives the sandbox a new network namespace holding only
 	// the loopback interface, brought up.
 	NetworkNone
+	// NetworkPrivate gives the sandbox a new network namespace with
+	// loopback and an interface (UserNetworkAddr) whose traffic goes out
+	// through slirp4netns, a user-mode network stack: outbound connections
+	// work, the host's own loopback services do not answer. Its DNS
+	// server is UserNetworkDNS.
+	NetworkPrivate
 )
 
 // String returns the name Docker uses for the network mode.
@@ -148,6 +154,8 @@ func (n Network) String() string {
 		return "host"
 	case NetworkNone:
 		return "none"
+	case NetworkPrivate:
+		return "private"
 	}
 	return fmt.Sprintf("Network(%d)", int(n))
 }
@@ -200,7 +208,7 @@ func (s Spec) normalize() (Spec, error) {
 	if s.Mounts, err = checkMounts(s.Mounts); err != nil {
 		return s, err
 	}
-	if s.Network != NetworkHost && s.Network != NetworkNone {
+	if s.Network != NetworkHost && s.Network != NetworkNone && s.Network != NetworkPrivate {
 		return s, fmt.Errorf("%w: unknown network mode %d", ErrInvalidSpec, int(s.Network))
 	}
 	if s.StateDir, err = hostPath("state directory", s.StateDir); err != nil {

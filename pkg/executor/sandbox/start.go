@@ -94,11 +94,11 @@ func (c *child) kill() {
 	_ = c.cmd.Wait()
 }
 
-// cloneFlags are the namespaces the child is cloned into; with
-// NetworkNone, a network namespace of its own too.
+// cloneFlags are the namespaces the child is cloned into; without the
+// host's network, a network namespace of its own too.
 func cloneFlags(n Network) uintptr {
 	f := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC)
-	if n == NetworkNone {
+	if n != NetworkHost {
 		f |= syscall.CLONE_NEWNET
 	}
 	return f
