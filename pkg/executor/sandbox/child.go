@@ -4,6 +4,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -47,15 +48,20 @@ func childMain() int {
 	unix.CloseOnExec(reportFD)
 
 	var spec Spec
-	decErr := gob.NewDecoder(specFile).Decode(&spec)
-	if err := errors.Join(decErr, specFile.Close()); err != nil {
-		return fail(nil, fmt.Errorf("reading spec: %w", err))
+	if err := gob.NewDecoder(specFile).Decode(&spec); err != nil {
+		return fail(nil, fmt.Errorf("reading spec: %w", errors.Join(err, specFile.Close())))
 	}
 
 	st := &stubs{}
 	path, err := setupSandbox(&spec, st)
 	if err != nil {
 		return fail(st.list, err)
+	}
+	// The parent closes the spec pipe once what the step needs besides
+	// its root (a private network) is ready.
+	_, waitErr := io.Copy(io.Discard, specFile)
+	if err := errors.Join(waitErr, specFile.Close()); err != nil {
+		return fail(st.list, fmt.Errorf("waiting for the network: %w", err))
 	}
 	if err := enc.Encode(&report{Stubs: st.list, Ready: true}); err != nil {
 		return fail(st.list, fmt.Errorf("reporting readiness: %w", err))

@@ -70,17 +70,25 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 			return Result{}, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	// The child waits for its spec, so its network is up before the
-	// step runs.
-	if spec.Network == NetworkPrivate {
-		u, err := startUserNet(c.cmd.Process.Pid)
-		if err != nil {
-			c.kill()
-			return Result{}, fmt.Errorf("sandbox: %w", err)
+	// A private network is set up while the child builds its root: the
+	// child waits for the spec pipe to close before it runs the command.
+	var net *userNet
+	gate := func() error {
+		if spec.Network != NetworkPrivate {
+			return nil
 		}
-		defer u.stop()
+		var err error
+		net, err = startUserNet(c.cmd.Process.Pid)
+		return err
 	}
-	return c.exchange(&spec).result(ctx, c.cmd, spec.Args[0], cg)
+	r := c.exchange(&spec, gate)
+	if net != nil {
+		net.stop()
+	}
+	if r.gateErr != nil {
+		return Result{}, fmt.Errorf("sandbox: %w", r.gateErr)
+	}
+	return r.result(ctx, c.cmd, spec.Args[0], cg)
 }
 
 // childRun is what the parent learned from a sandbox child that has
@@ -88,21 +96,30 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 type childRun struct {
 	outcome childOutcome
 	// sendErr, readErr and waitErr are the failures of sending the spec,
-	// reading the reports and waiting for the child.
-	sendErr, readErr, waitErr error
+	// reading the reports and waiting for the child; gateErr is that of
+	// readying what the child waits for besides its spec (its network).
+	sendErr, readErr, waitErr, gateErr error
 	// silent is set when the child sent nothing before setupTimeout.
 	silent bool
 }
 
-// exchange sends spec to the child, reads its reports until the command
-// starts or setup fails, and waits for the child to exit.
-func (c *child) exchange(spec *Spec) childRun {
+// exchange sends spec to the child, runs gate while the child sets up,
+// reads its reports until the command starts or setup fails, and waits for
+// the child to exit. The child runs the command only once the spec pipe is
+// closed, after gate; when gate fails, the child is killed.
+func (c *child) exchange(spec *Spec, gate func() error) childRun {
 	var r childRun
 	// A child that died early makes this write fail with EPIPE; its report,
 	// or its exit status, says more than that.
 	r.sendErr = gob.NewEncoder(c.specW).Encode(spec)
+	if r.sendErr == nil {
+		r.gateErr = gate()
+	}
 	if err := c.specW.Close(); r.sendErr == nil {
 		r.sendErr = err
+	}
+	if r.gateErr != nil {
+		_ = c.cmd.Process.Kill()
 	}
 	// Setup takes milliseconds. A child that sends nothing for long is a
 	// program that did not call Init and is running its own main instead.

@@ -80,8 +80,11 @@ func startUserNet(pid int) (*userNet, error) {
 	return u, nil
 }
 
-// stop ends the helper; the namespace it served is gone or going.
+// stop ends the helper; the namespace it served is gone or going. The
+// helper is killed at once but reaped in the background: its exit closes
+// the namespace's last interface, which takes the kernel tens of
+// milliseconds the step need not wait for.
 func (u *userNet) stop() {
 	_ = u.cmd.Process.Kill()
-	_ = u.cmd.Wait()
+	go func() { _ = u.cmd.Wait() }()
 }
