@@ -166,6 +166,7 @@ func Build(ctx context.Context, g *parser.Graph, o Options) (_ *oci.Image, err e
 	}
 	defer st.close()
 	b := &builder{opts: o, graph: g, state: st, ssh: agents, git: gitsource.New(o.GitEnv)}
+	defer b.reaped.Wait()
 	if b.cache, err = cache.Open(st.dir.CacheDir()); err != nil {
 		return nil, err
 	}
@@ -226,6 +227,10 @@ type builder struct {
 	snapWhy    error // why overlayfs is not used, for the progress output
 	snapWarned atomic.Bool
 	snapErr    error
+
+	// reaped counts the sandboxes' helper processes (a step's private
+	// network) still exiting; Build waits for them before it returns.
+	reaped sync.WaitGroup
 
 	cgOnce   sync.Once
 	cgroups  *cgroup.Manager // nil when steps run without limits

@@ -157,6 +157,7 @@ func (b *builder) runSandboxSpec(ss *stageState, rs runSpec, user imageuser.Iden
 		DevFiles:   rs.devFiles,
 		Secrets:    rs.mounts.secrets,
 		Insecure:   rs.insecure,
+		Reaped:     &b.reaped,
 	}
 	if err := os.Mkdir(stateDir, 0o700); err != nil {
 		return sandbox.Spec{}, fmt.Errorf("preparing the sandbox: %w", err)

@@ -2,7 +2,9 @@
 // tree, without a container daemon or an OCI runtime.
 //
 // Run re-executes the current binary (/proc/self/exe) into new mount, PID,
-// UTS and IPC namespaces (and a new network namespace for NetworkNone). That
+// UTS and IPC namespaces (and a new network namespace unless NetworkHost;
+// with NetworkPrivate, slirp4netns gives it outbound access while the child
+// sets up, and the child runs the command only once that is ready). That
 // child mounts the step's root filesystem inside its own mount namespace,
 // builds /proc, /dev and /sys, masks the kernel interfaces Docker masks,
 // pivots into the new root, drops to Docker's default capability set and the

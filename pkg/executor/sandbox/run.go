@@ -43,9 +43,10 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sandbox: starting %s: %w", spec.Args[0], err)
 	}
-	// The cgroup stays with the parent; the child gets plain data.
-	cg := spec.Cgroup
-	spec.Cgroup = nil
+	// The cgroup and the reaper stay with the parent; the child gets
+	// plain data.
+	cg, reaped := spec.Cgroup, spec.Reaped
+	spec.Cgroup, spec.Reaped = nil, nil
 
 	// Pdeathsig fires when the thread that forked the child exits, not the
 	// process. Go ends a thread only when a goroutine exits while locked to
@@ -83,7 +84,7 @@ func Run(ctx context.Context, spec Spec, stdin io.Reader, stdout, stderr io.Writ
 	}
 	r := c.exchange(&spec, gate)
 	if net != nil {
-		net.stop()
+		net.stop(reaped)
 	}
 	if r.gateErr != nil {
 		return Result{}, fmt.Errorf("sandbox: %w", r.gateErr)

@@ -63,6 +63,14 @@ type Spec struct {
 	// against the sandbox's capabilities (Docker's default set) as Docker
 	// resolves it, and compiled for this machine's architecture only.
 	SeccompUnconfined bool
+	// Reaped, when set, is where Run leaves the reaping of helper
+	// processes that end with the command (the private network's
+	// slirp4netns): each is killed when the command ends and waited for in
+	// the background, counted on Reaped, so Run returns without waiting
+	// for the kernel to tear down its network. The caller waits on it
+	// before it exits. Nil means Run waits itself. It stays with the
+	// caller: the child never receives it.
+	Reaped Reaper
 	// Insecure runs the command with every capability the kernel has
 	// instead of Docker's default set, and without a seccomp filter
 	// (RUN --security=insecure). Namespaces, the minimal /dev, nodev
@@ -80,6 +88,13 @@ type SecretFile struct {
 	Mode os.FileMode
 	// UID and GID own the file.
 	UID, GID uint32
+}
+
+// Reaper counts helper processes still being reaped after Run returned;
+// a *sync.WaitGroup is one.
+type Reaper interface {
+	Add(delta int)
+	Done()
 }
 
 // Cgroup is a control group a sandbox runs in; *cgroup.Group (package

@@ -69,22 +69,31 @@ func startUserNet(pid int) (*userNet, error) {
 		return nil, fmt.Errorf("user network: starting slirp4netns: %w", err)
 	}
 	if err := readyR.SetReadDeadline(time.Now().Add(userNetReadyTimeout)); err != nil {
-		u.stop()
+		u.stop(nil)
 		return nil, fmt.Errorf("user network: %w", err)
 	}
 	buf := make([]byte, 1)
 	if _, err := readyR.Read(buf); err != nil {
-		u.stop()
+		u.stop(nil)
 		return nil, fmt.Errorf("user network: slirp4netns did not come up: %v: %s", err, strings.TrimSpace(u.stderr.String()))
 	}
 	return u, nil
 }
 
-// stop ends the helper; the namespace it served is gone or going. The
-// helper is killed at once but reaped in the background: its exit closes
-// the namespace's last interface, which takes the kernel tens of
-// milliseconds the step need not wait for.
-func (u *userNet) stop() {
+// stop ends the helper; the namespace it served is gone or going. With
+// reaped set, the helper is killed at once but waited for in the
+// background, counted on reaped: its exit closes the namespace's last
+// interface, which takes the kernel tens of milliseconds the step need not
+// wait for.
+func (u *userNet) stop(reaped Reaper) {
 	_ = u.cmd.Process.Kill()
-	go func() { _ = u.cmd.Wait() }()
+	if reaped == nil {
+		_ = u.cmd.Wait()
+		return
+	}
+	reaped.Add(1)
+	go func() {
+		defer reaped.Done()
+		_ = u.cmd.Wait()
+	}()
 }
