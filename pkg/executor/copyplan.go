@@ -95,8 +95,7 @@ type copyFrom struct {
 // names them by their content. Git sources are resolved to a commit here,
 // which the key names; they are checked out only when the copy runs.
 func (b *builder) planCopy(ctx context.Context, step *parser.Step, r copyRequest, log io.Writer) (*copyPlan, error) {
-	p := &copyPlan{b: b, step: step, r: r, op: r.op(), log: log, downloads: map[string]*source.Download{},
-		gits: map[string]*gitSource{}}
+	p := b.newCopyPlan(step, r, log)
 	if r.chmod != "" {
 		m, err := parseChmod(r.chmod)
 		if err != nil {
@@ -133,6 +132,12 @@ func (b *builder) planCopy(ctx context.Context, step *parser.Step, r copyRequest
 	}
 	p.from = b.copyFrom(step.From, step.FromRef, r.from)
 	return p, nil
+}
+
+// newCopyPlan is an empty plan of request r for step.
+func (b *builder) newCopyPlan(step *parser.Step, r copyRequest, log io.Writer) *copyPlan {
+	return &copyPlan{b: b, step: step, r: r, op: r.op(), log: log, downloads: map[string]*source.Download{},
+		gits: map[string]*gitSource{}}
 }
 
 // copyFrom classifies what a --from (or a mount's from=) names: stage is

@@ -110,8 +110,8 @@ func (b *builder) fsMount(step *parser.Step, i int, m *instructions.Mount, targe
 	if i < len(step.MountStages) {
 		stage = step.MountStages[i]
 	}
-	fm.src = &copyPlan{b: b, step: step, op: what, log: log, downloads: map[string]*source.Download{},
-		r: copyRequest{srcs: []string{src}, from: m.From, opName: what}, local: []string{src}}
+	fm.src = b.newCopyPlan(step, copyRequest{srcs: []string{src}, from: m.From, opName: what}, log)
+	fm.src.local = []string{src}
 	fm.src.from = b.copyFrom(stage, "", m.From)
 	return fm, nil
 }
@@ -135,17 +135,46 @@ func (ms *stepMounts) keyInput(ctx context.Context, in *cache.Input) error {
 	return nil
 }
 
-// mountSource resolves the mount's source path in fsys, following
-// symlinks inside it only: the path the sandbox binds.
-func (p *copyPlan) mountSource(fsys source.FS) (string, error) {
-	matches, err := p.resolveLocal(fsys)
+// mountSrc is a mount's source, located: the filesystem it is in, the
+// path there (symlinks followed inside it only), and for a stage or an
+// image the stage whose layers the filesystem stacks.
+type mountSrc struct {
+	fsys      source.FS
+	keepOwner bool
+	path      string
+	stage     *stageState // nil for a context
+}
+
+// locate finds a mount's source, once per step execution.
+func (p *copyPlan) locate(ctx context.Context) (mountSrc, error) {
+	var ms mountSrc
+	var err error
+	switch p.from.kind {
+	case fromStage, fromImage:
+		if ms.stage, err = p.stage(ctx); err != nil {
+			return ms, err
+		}
+		if ms.fsys, err = p.b.stack(ctx, ms.stage); err != nil {
+			return ms, err
+		}
+		ms.keepOwner = true
+	default:
+		if ms.fsys, ms.keepOwner, err = p.source(ctx); err != nil {
+			return ms, err
+		}
+		if ms.fsys == nil {
+			return ms, fmt.Errorf("%s: the build has no context", p.op)
+		}
+	}
+	matches, err := p.resolveLocal(ms.fsys)
 	if err != nil {
-		return "", err
+		return ms, err
 	}
 	if len(matches) != 1 || len(matches[0]) != 1 {
-		return "", fmt.Errorf("%s: source %s matches no single entry", p.op, p.local[0])
+		return ms, fmt.Errorf("%s: source %s matches no single entry", p.op, p.local[0])
 	}
-	return matches[0][0].path, nil
+	ms.path = matches[0][0].path
+	return ms, nil
 }
 
 // close releases what locating the sources opened.

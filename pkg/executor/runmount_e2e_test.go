@@ -174,6 +174,7 @@ func TestRunMountBadInput(t *testing.T) {
 		{"stage source missing", "RUN --mount=type=bind,from=s,source=/nosuch,target=/m true", "--mount"},
 		{"named context source missing", "RUN --mount=type=bind,from=extra,source=nosuch,target=/m true", "--mount"},
 		{"cache seeded from a file", "RUN --mount=type=cache,target=/c,from=s,source=/etc/passwd true", "not a directory"},
+		{"source matching several entries", "RUN --mount=type=bind,from=s,source=/bin/*,target=/m true", "no single entry"},
 		{"unknown mount type", "RUN --mount=type=nfs,target=/m true", "nfs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,6 +188,14 @@ func TestRunMountBadInput(t *testing.T) {
 			checkNoCacheInstances(t, s.root)
 		})
 	}
+}
+
+// TestRunMountBindWithoutContext: a bind of the build context in a build
+// that has none fails at its line.
+func TestRunMountBindWithoutContext(t *testing.T) {
+	requireSandbox(t)
+	s := spec{base: busyboxBase(t), noContext: true, dockerfile: "FROM base\nRUN --mount=type=bind,target=/m true\n"}
+	mountErr(t, s, 2, "has no context")
 }
 
 // checkNoCacheInstances fails when a failed build left a cache instance

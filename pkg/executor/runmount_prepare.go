@@ -52,7 +52,7 @@ func (b *builder) prepareMounts(ctx context.Context, ms stepMounts, scratch stri
 		case instructions.MountTypeTmpfs:
 			m = sandbox.Mount{Tmpfs: &sandbox.Tmpfs{Size: fm.m.SizeLimit}}
 		case instructions.MountTypeCache:
-			m, err = b.prepareCache(ctx, pm, fm, i, log)
+			m, err = b.prepareCache(ctx, pm, fm)
 		default:
 			m, err = b.prepareBind(ctx, pm, fm, i, log)
 		}
@@ -95,7 +95,7 @@ func (pm *preparedMounts) serveSSH(i int, sm sshMount) (sandbox.Mount, error) {
 }
 
 // prepareCache acquires a cache mount's directory.
-func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMount, i int, log io.Writer) (sandbox.Mount, error) {
+func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMount) (sandbox.Mount, error) {
 	m := fm.m
 	spec := cachemount.Spec{ID: m.CacheID, Sharing: fm.sharing, Scope: fm.identity}
 	if spec.ID == "" {
@@ -112,7 +112,11 @@ func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMo
 	}
 	if fm.src != nil {
 		spec.Populate = func(dir string) error {
-			sub, err := b.copySource(ctx, fm, dir)
+			src, err := fm.src.locate(ctx)
+			if err != nil {
+				return err
+			}
+			sub, err := copySource(ctx, fm, src, dir)
 			if err == nil && sub != "" {
 				err = fmt.Errorf("%s: from= source %s is not a directory", fm.src.op, fm.m.Source)
 			}
@@ -135,83 +139,56 @@ func (b *builder) prepareCache(ctx context.Context, pm *preparedMounts, fm *fsMo
 // snapshotter, as the step's own root is.
 func (b *builder) prepareBind(ctx context.Context, pm *preparedMounts, fm *fsMount, i int, log io.Writer) (sandbox.Mount, error) {
 	readOnly := fm.m.ReadOnly
-	fsys, _, err := fm.src.source(ctx)
+	src, err := fm.src.locate(ctx)
 	if err != nil {
 		return sandbox.Mount{}, err
 	}
-	if fsys == nil {
-		return sandbox.Mount{}, fmt.Errorf("%s: the build has no context", fm.src.op)
-	}
-	if cx, ok := fsys.(*source.Context); ok {
-		if !cx.Filtered() && readOnly {
-			sub, err := fm.src.mountSource(fsys)
-			if err != nil {
-				return sandbox.Mount{}, err
-			}
-			return sandbox.Mount{Source: cx.Root(), Subpath: sub, ReadOnly: true}, nil
+	if src.stage == nil {
+		if cx, ok := src.fsys.(*source.Context); ok && !cx.Filtered() && readOnly {
+			return sandbox.Mount{Source: cx.Root(), Subpath: src.path, ReadOnly: true}, nil
 		}
 		tree := filepath.Join(pm.scratch, strconv.Itoa(i))
-		sub, err := b.copySource(ctx, fm, tree)
+		sub, err := copySource(ctx, fm, src, tree)
 		if err != nil {
 			return sandbox.Mount{}, err
 		}
 		return sandbox.Mount{Source: tree, Subpath: sub, ReadOnly: readOnly}, nil
 	}
-	sub, err := fm.src.mountSource(fsys)
-	if err != nil {
-		return sandbox.Mount{}, err
-	}
-	ss, err := fm.src.stage(ctx)
-	if err != nil {
-		return sandbox.Mount{}, err
-	}
-	lower, err := b.stack(ctx, ss)
-	if err != nil {
-		return sandbox.Mount{}, err
-	}
 	snapper, err := b.snapshotter(log)
 	if err != nil {
 		return sandbox.Mount{}, err
 	}
-	snap, err := snapper.Prepare(ctx, lower, ss.cfg.RootFS.DiffIDs)
+	snap, err := snapper.Prepare(ctx, src.fsys.(*snapshot.Stack), src.stage.cfg.RootFS.DiffIDs)
 	if err != nil {
 		return sandbox.Mount{}, err
 	}
 	pm.undo = append(pm.undo, snap.Release)
 	root := sandboxRootfs(snap.Mounts())
-	return sandbox.Mount{Source: root.Dir, Overlay: root.Overlay, Subpath: sub, ReadOnly: readOnly}, nil
+	return sandbox.Mount{Source: root.Dir, Overlay: root.Overlay, Subpath: src.path, ReadOnly: readOnly}, nil
 }
 
-// copySource copies what a mount's source names into the new directory
-// dir, through the copier, as a COPY of it to "/" would write it: a
-// directory's contents at dir, a file under its own name. It returns
-// where the source landed inside dir ("" for dir itself).
-func (b *builder) copySource(ctx context.Context, fm *fsMount, dir string) (string, error) {
-	fsys, keepOwner, err := fm.src.source(ctx)
-	if err != nil {
-		return "", err
-	}
-	sub, err := fm.src.mountSource(fsys)
-	if err != nil {
-		return "", err
-	}
-	fi, err := fsys.Lstat(sub)
+// copySource copies the located source src of a mount into the new
+// directory dir, through the copier, as a COPY of it to "/" would write
+// it: a directory's contents at dir, a file under its own name. It
+// returns where the source landed inside dir ("" for dir itself).
+func copySource(ctx context.Context, fm *fsMount, src mountSrc, dir string) (string, error) {
+	fi, err := src.fsys.Lstat(src.path)
 	if err != nil {
 		return "", fmt.Errorf("%s: source %s: %w", fm.src.op, fm.m.Source, err)
 	}
 	dst := "" // the copy's root, in the copier's root-relative paths
 	if !fi.IsDir() {
-		dst = path.Base(sub)
+		dst = path.Base(src.path)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	c, err := copier.New(ctx, dir, snapshot.NewStack(), copier.Options{KeepOwner: keepOwner})
+	c, err := copier.New(ctx, dir, snapshot.NewStack(), copier.Options{KeepOwner: src.keepOwner})
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	if err := c.CopyInto(fsys, sub, dst); err != nil {
+	if err := c.CopyInto(src.fsys, src.path, dst); err != nil {
 		return "", fmt.Errorf("%s: copying %s: %w", fm.src.op, fm.m.Source, err)
 	}
 	if err := c.Finish(); err != nil {
